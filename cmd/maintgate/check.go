@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/gate"
+)
+
+// runCheck answers one request as the map would and says why in a
+// sentence. Exit 0 for allow, 1 for redirect.
+func runCheck(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags(e, "check")
+	ip := fs.String("ip", "", "client `address` as Apache sees it (REMOTE_ADDR)")
+	path := fs.String("path", "/", "request `path`")
+	xff := fs.String("xff", "", "X-Forwarded-For `header`")
+	cookie := fs.String("cookie", "", "Cookie `header`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	peer, err := netip.ParseAddr(*ip)
+	if err != nil {
+		return usageError("check: --ip %q is not an IP address", *ip)
+	}
+	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	for _, w := range g.Snapshot().Warnings {
+		fmt.Fprintf(e.stderr, "maintgate: warning: %s\n", w)
+	}
+	d := g.Decide(authz.Request{Peer: peer.Unmap(), Path: *path, XFF: *xff, Cookie: *cookie})
+	fmt.Fprintln(e.stdout, Explain(d, authz.CleanPath(*path)))
+	if d.SessionChecked {
+		src := "database"
+		if d.SessionCached {
+			src = "cache"
+		}
+		fmt.Fprintf(e.stdout, "  session verdict from the %s\n", src)
+	}
+	if !d.Allow {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// Explain says a decision in a sentence an operator understands.
+func Explain(d authz.Decision, path string) string {
+	var s string
+	switch d.Reason {
+	case authz.Inactive:
+		s = "allow: maintenance is not active"
+	case authz.AllowedPath:
+		s = fmt.Sprintf("allow: %s is an always-allowed path (allow_paths)", path)
+	case authz.AdminPath:
+		s = fmt.Sprintf("allow: %s is under an admin prefix (admin_paths), left open so staff can log in", path)
+	case authz.Whitelisted:
+		s = fmt.Sprintf("allow: client %s is in the whitelist", d.Client)
+	case authz.WindowAllow:
+		s = fmt.Sprintf("allow: client %s is allowed for this maintenance window (maintgate on --allow)", d.Client)
+	case authz.Token:
+		s = fmt.Sprintf("allow: valid bypass token (%s)", d.Detail)
+	case authz.Superuser:
+		s = fmt.Sprintf("allow: session of an active superuser (user id %s)", d.UserID)
+	default:
+		s = fmt.Sprintf("redirect: maintenance is active and no rule lets client %s reach %s", d.Client, path)
+		if d.Detail != "" {
+			s += " (" + d.Detail + ")"
+		}
+	}
+	return s
+}
+
+var _ = gate.PollInterval

@@ -1,0 +1,146 @@
+// Command maintgate is the maintenance gate Apache httpd asks, through a
+// RewriteMap prg: program, whether a request may pass during maintenance;
+// and the command line operators use to switch maintenance on and off.
+//
+// Output rules for every subcommand, in one place:
+//   - stdout carries the result a user or script asked for (in `map`, the
+//     protocol and nothing else);
+//   - errors go to stderr as "maintgate: <what>: <why>", lower case, no
+//     final period, and only main prints them;
+//   - exit status: 0 success (and "allow" for check), 1 "redirect" for check
+//     or a failure, 2 a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/maintgate/maintgate/config"
+)
+
+// command is one subcommand: its own flag set, a Run and a usage line.
+type command struct {
+	usage string
+	run   func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what a subcommand may touch of the process: its streams and
+// environment, so tests can drive main's logic without a subprocess.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+var commands = map[string]command{
+	"map":     {"map [-config FILE]                RewriteMap prg: loop on stdin/stdout", runMap},
+	"authz":   {"authz [-config FILE]              mod_authnz_external checker", runAuthz},
+	"on":      {"on [--message M] [--start T] [--until T] [--allow IP/CIDR]...", runOn},
+	"off":     {"off                              end maintenance", runOff},
+	"status":  {"status                           print ACTIVE or INACTIVE, and details", runStatus},
+	"check":   {"check --ip IP --path P [--xff X] [--cookie C]   print the decision", runCheck},
+	"token":   {"token issue [--ttl D] [--label L]   print a bypass cookie value", runToken},
+	"config":  {"config check                     validate and print the effective config", runConfig},
+	"version": {"version                          print the version", runVersion},
+}
+
+// exitError carries an exit status other than 1 (check's "redirect" is 1
+// without being a failure; usage errors are 2).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(context.Background(), &env{os.Stdin, os.Stdout, os.Stderr, os.Getenv}, os.Args[1:]))
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "maintgate: unknown command %q\n", args[0])
+		usage(e.stderr)
+		return 2
+	}
+	err := c.run(ctx, e, args[1:])
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(e.stderr, "maintgate: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(e.stderr, "maintgate: %v\n", err)
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: maintgate COMMAND [flags]")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  maintgate %s\n", commands[n].usage)
+	}
+	fmt.Fprintf(w, "\nEvery command takes -config FILE (default $MAINTGATE_CONFIG, else %s).\n", config.DefaultPath)
+}
+
+// flags makes a subcommand's flag set with the -config flag every command
+// shares. Errors are returned, not printed and exited on.
+func flags(e *env, name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("maintgate "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	def := e.getenv("MAINTGATE_CONFIG")
+	if def == "" {
+		def = config.DefaultPath
+	}
+	return fs, fs.String("config", def, "configuration `file`")
+}
+
+// parse parses args and rejects stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return usageError("%s: unexpected argument %q", fs.Name(), strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }

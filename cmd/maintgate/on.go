@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/flagfile"
+	"github.com/maintgate/maintgate/whitelist"
+)
+
+// runOn switches maintenance on, or updates the metadata of a maintenance
+// already on. Flags given replace their field; fields not given are kept,
+// so `on --message "…"` never clears an end time set before.
+func runOn(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags(e, "on")
+	message := fs.String("message", "", "message shown on the maintenance page")
+	until := fs.String("until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then")
+	start := fs.String("start", "", "start `time`, same forms as --until; maintenance begins by itself then")
+	var allow multi
+	fs.Var(&allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
+	clear := fs.Bool("clear", false, "drop the metadata kept from an earlier `on` before applying these flags")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	present, f, err := flagfile.Read(cfg.FlagFile)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "maintgate: warning: %v; its metadata is replaced\n", err)
+	}
+	if *clear || !present {
+		f = flagfile.Flag{}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["message"] {
+		f.Message = *message
+	}
+	if set["until"] {
+		if f.Until, err = flagfile.ParseWhen(*until, now); err != nil {
+			return usageError("on: --until %v", err)
+		}
+		if !f.Until.After(now) {
+			return usageError("on: --until %s is in the past", f.Until.Format(time.RFC3339))
+		}
+	}
+	if set["start"] {
+		if f.Start, err = flagfile.ParseWhen(*start, now); err != nil {
+			return usageError("on: --start %v", err)
+		}
+	}
+	if !f.Start.IsZero() && !f.Until.IsZero() && !f.Start.Before(f.Until) {
+		return usageError("on: --start must be before --until")
+	}
+	if len(allow) > 0 {
+		for _, a := range allow {
+			if _, err := whitelist.ParseEntry(a); err != nil {
+				return usageError("on: --allow %q: %v", a, err)
+			}
+		}
+		f.Allow = allow
+	}
+	if f.SetAt.IsZero() {
+		f.SetAt = now.UTC().Truncate(time.Second)
+	}
+	if u, err := user.Current(); err == nil {
+		f.SetBy = u.Username
+	}
+	if err := flagfile.Write(cfg.FlagFile, f); err != nil {
+		return err
+	}
+	state := flagfile.Off
+	if f.ActiveAt(now) {
+		state = flagfile.On
+	}
+	if _, err := flagfile.WriteState(cfg.StateMap, state); err != nil {
+		return fmt.Errorf("%w (the flag is set; maintgate map will retry)", err)
+	}
+	if err := renderPage(cfg, true, f); err != nil {
+		fmt.Fprintf(e.stderr, "maintgate: warning: %v\n", err)
+	}
+	verb := "maintenance on"
+	if present {
+		verb = "maintenance updated"
+	}
+	if state == flagfile.Off {
+		verb = "maintenance scheduled"
+	}
+	fmt.Fprintf(e.stdout, "%s (flag %s)\n", verb, cfg.FlagFile)
+	printFlag(e, f, now)
+	return nil
+}
+
+// runOff ends maintenance: the flag goes, and the state map says off so
+// Apache stops asking at once.
+func runOff(ctx context.Context, e *env, args []string) error {
+	fs, cfgPath := flags(e, "off")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	present, _, _ := flagfile.Read(cfg.FlagFile)
+	if err := flagfile.Remove(cfg.FlagFile); err != nil {
+		return err
+	}
+	if _, err := flagfile.WriteState(cfg.StateMap, flagfile.Off); err != nil {
+		return fmt.Errorf("%w (the flag is removed; maintgate map will retry)", err)
+	}
+	if err := renderPage(cfg, false, flagfile.Flag{}); err != nil {
+		fmt.Fprintf(e.stderr, "maintgate: warning: %v\n", err)
+	}
+	if present {
+		fmt.Fprintln(e.stdout, "maintenance off")
+	} else {
+		fmt.Fprintln(e.stdout, "maintenance was already off")
+	}
+	return nil
+}
+
+func printFlag(e *env, f flagfile.Flag, now time.Time) {
+	if f.Message != "" {
+		fmt.Fprintf(e.stdout, "  message: %s\n", f.Message)
+	}
+	if !f.Start.IsZero() {
+		fmt.Fprintf(e.stdout, "  start:   %s (%s)\n", f.Start.Local().Format(time.RFC3339), rel(f.Start, now))
+	}
+	if !f.Until.IsZero() {
+		fmt.Fprintf(e.stdout, "  until:   %s (%s)\n", f.Until.Local().Format(time.RFC3339), rel(f.Until, now))
+	}
+	for _, a := range f.Allow {
+		fmt.Fprintf(e.stdout, "  allow:   %s (this window only)\n", a)
+	}
+	if !f.SetAt.IsZero() {
+		by := ""
+		if f.SetBy != "" {
+			by = " by " + f.SetBy
+		}
+		fmt.Fprintf(e.stdout, "  set:     %s%s\n", f.SetAt.Local().Format(time.RFC3339), by)
+	}
+}
+
+func rel(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return "in " + d.String()
+	}
+	return (-d).String() + " ago"
+}
+
+// statePath is the file for a warning when the state map is not where the
+// config says.
+func stateExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,337 @@
+// Package config loads maintgate's one TOML file into an immutable Config.
+//
+// Every key has a default, so an empty file is a valid configuration. Unknown
+// keys are errors that name the key and its line: a typo such as
+// "whitlist" must not silently leave a site without its whitelist.
+// Validation gathers every problem and reports them all at once.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the binary looks when -config is not given.
+const DefaultPath = "/etc/maintgate/maintgate.toml"
+
+// Config is one loaded configuration. Treat it as read-only once Load
+// returns: the map loop shares it between goroutines.
+type Config struct {
+	// Path is the file the configuration was read from ("" for defaults).
+	Path string `toml:"-"`
+
+	FlagFile                    string   `toml:"flag_file"`
+	StateMap                    string   `toml:"state_map"`
+	MaintenancePage             string   `toml:"maintenance_page"`
+	AllowPaths                  []string `toml:"allow_paths"`
+	AdminPaths                  []string `toml:"admin_paths"`
+	AllowAdminDuringMaintenance bool     `toml:"allow_admin_during_maintenance"`
+	Whitelist                   []string `toml:"whitelist"`
+	WhitelistFile               string   `toml:"whitelist_file"`
+	TrustedProxies              []string `toml:"trusted_proxies"`
+	OnError                     string   `toml:"on_error"`
+	// PageTemplate and PageFile: `maintgate on` renders the maintenance
+	// page from the template into PageFile, so the page shows the message
+	// and end time. Both empty: the page is left alone.
+	PageTemplate string `toml:"page_template"`
+	PageFile     string `toml:"page_file"`
+
+	Log     Log     `toml:"log"`
+	Token   Token   `toml:"token"`
+	Session Session `toml:"session"`
+}
+
+// Log configures where and how decisions are logged.
+type Log struct {
+	File   string `toml:"file"`
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Token configures the signed bypass cookie.
+type Token struct {
+	Cookie  string `toml:"cookie"`
+	KeyFile string `toml:"key_file"`
+}
+
+// Session configures the Django session lookup.
+type Session struct {
+	Store         string   `toml:"store"`
+	Cookie        string   `toml:"cookie"`
+	Database      string   `toml:"database"`
+	SecretKeyFile string   `toml:"secret_key_file"`
+	SessionTable  string   `toml:"session_table"`
+	UserTable     string   `toml:"user_table"`
+	CacheSize     int      `toml:"cache_size"`
+	CacheTTL      Duration `toml:"cache_ttl"`
+	NegativeTTL   Duration `toml:"negative_ttl"`
+	LookupTimeout Duration `toml:"lookup_timeout"`
+	MissRate      float64  `toml:"miss_rate"`
+	MaxConns      int      `toml:"max_conns"`
+	CookieAge     Duration `toml:"cookie_age"`
+}
+
+// Duration is a time.Duration written as "60s" in TOML and printed back the
+// same way by `maintgate config check`.
+type Duration struct{ time.Duration }
+
+// UnmarshalText accepts Go duration syntax ("100ms", "1m30s").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"60s\" or \"100ms\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText prints the duration as Go writes it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration an empty file gives.
+func Default() *Config {
+	return &Config{
+		FlagFile:                    "/var/lib/maintgate/maintenance",
+		StateMap:                    "/var/lib/maintgate/state.map",
+		MaintenancePage:             "/maintenance.html",
+		AllowPaths:                  []string{"/static/", "/media/", "/maintenance.html", "/robots.txt"},
+		AdminPaths:                  []string{"/admin/"},
+		AllowAdminDuringMaintenance: true,
+		Whitelist:                   []string{},
+		TrustedProxies:              []string{},
+		OnError:                     "redirect",
+		Log:                         Log{Level: "info", Format: "json"},
+		Token:                       Token{Cookie: "maintgate_bypass"},
+		Session: Session{
+			Store:         "none",
+			Cookie:        "sessionid",
+			SessionTable:  "django_session",
+			UserTable:     "auth_user",
+			CacheSize:     10000,
+			CacheTTL:      Duration{60 * time.Second},
+			NegativeTTL:   Duration{10 * time.Second},
+			LookupTimeout: Duration{100 * time.Millisecond},
+			MissRate:      50,
+			MaxConns:      4,
+			CookieAge:     Duration{1209600 * time.Second},
+		},
+	}
+}
+
+// Load reads and validates the file at path. A missing file is an error:
+// an operator who names a file means that file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes TOML text; name is used in error messages.
+func Parse(data []byte, name string) (*Config, error) {
+	c := Default()
+	c.Path = name
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("config %s:%d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	var problems []string
+	for _, k := range md.Undecoded() {
+		problems = append(problems, fmt.Sprintf("config %s:%d: unknown key %q", name, lineOf(data, k), k.String()))
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	c.normalize()
+	return c, nil
+}
+
+// Error lists every problem found in one configuration.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+var (
+	cookieName = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
+	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+)
+
+func (c *Config) validate() []string {
+	var p []string
+	bad := func(key, format string, args ...any) {
+		p = append(p, fmt.Sprintf("config %s: %s: ", c.Path, key)+fmt.Sprintf(format, args...))
+	}
+	if c.FlagFile == "" {
+		bad("flag_file", "must not be empty")
+	}
+	if c.StateMap != "" && c.StateMap == c.FlagFile {
+		bad("state_map", "must differ from flag_file")
+	}
+	if !strings.HasPrefix(c.MaintenancePage, "/") {
+		bad("maintenance_page", "%q must be a path starting with /", c.MaintenancePage)
+	}
+	for i, s := range c.AllowPaths {
+		if !strings.HasPrefix(s, "/") {
+			bad(fmt.Sprintf("allow_paths[%d]", i), "%q must start with /", s)
+		}
+	}
+	for i, s := range c.AdminPaths {
+		if !strings.HasPrefix(s, "/") || s == "/" {
+			bad(fmt.Sprintf("admin_paths[%d]", i), "%q must start with / and name a prefix", s)
+		}
+	}
+	switch c.OnError {
+	case "redirect", "allow":
+	default:
+		bad("on_error", "%q must be \"redirect\" or \"allow\"", c.OnError)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", "%q must be json or console", c.Log.Format)
+	}
+	if !cookieName.MatchString(c.Token.Cookie) {
+		bad("token.cookie", "%q is not a cookie name", c.Token.Cookie)
+	}
+	s := &c.Session
+	switch s.Store {
+	case "none":
+	case "django", "django-signed-cookies":
+		if s.Store == "django" && s.Database == "" {
+			bad("session.database", "must be set when session.store is %q", s.Store)
+		}
+		if s.Store == "django-signed-cookies" && s.SecretKeyFile == "" {
+			bad("session.secret_key_file", "must be set when session.store is %q (the cookie is the session)", s.Store)
+		}
+	default:
+		bad("session.store", "%q must be none, django or django-signed-cookies", s.Store)
+	}
+	if !cookieName.MatchString(s.Cookie) {
+		bad("session.cookie", "%q is not a cookie name", s.Cookie)
+	}
+	if s.Cookie == c.Token.Cookie {
+		bad("session.cookie", "must differ from token.cookie")
+	}
+	if !identifier.MatchString(s.SessionTable) {
+		bad("session.session_table", "%q is not a table name", s.SessionTable)
+	}
+	if !identifier.MatchString(s.UserTable) {
+		bad("session.user_table", "%q is not a table name", s.UserTable)
+	}
+	if s.CacheSize < 1 {
+		bad("session.cache_size", "must be at least 1, got %d", s.CacheSize)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"session.cache_ttl", s.CacheTTL}, {"session.negative_ttl", s.NegativeTTL}, {"session.lookup_timeout", s.LookupTimeout}, {"session.cookie_age", s.CookieAge}} {
+		if d.v.Duration <= 0 {
+			bad(d.key, "must be positive, got %s", d.v)
+		}
+	}
+	if s.LookupTimeout.Duration > 5*time.Second {
+		bad("session.lookup_timeout", "%s is too long: every request of the server waits on it (at most 5s)", s.LookupTimeout)
+	}
+	if s.MissRate < 0 {
+		bad("session.miss_rate", "must not be negative")
+	}
+	if s.MaxConns < 1 || s.MaxConns > 64 {
+		bad("session.max_conns", "must be between 1 and 64, got %d", s.MaxConns)
+	}
+	if (c.PageTemplate == "") != (c.PageFile == "") {
+		bad("page_template", "page_template and page_file go together")
+	}
+	return p
+}
+
+// normalize puts paths into the form the decision compares against.
+func (c *Config) normalize() {
+	c.AllowPaths = cleanPrefixes(c.AllowPaths)
+	c.AdminPaths = cleanPrefixes(c.AdminPaths)
+	if c.Log.Level == "warning" {
+		c.Log.Level = "warn"
+	}
+}
+
+// cleanPrefixes removes dot segments and doubled slashes, keeping a trailing
+// slash: "/static//" and "/static/" name one prefix.
+func cleanPrefixes(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		cl := path.Clean(s)
+		if strings.HasSuffix(s, "/") && cl != "/" {
+			cl += "/"
+		}
+		out = append(out, cl)
+	}
+	return out
+}
+
+// lineOf finds the line where key k is set, for error messages; 0 when it
+// cannot tell (the TOML library does not report positions of unknown keys).
+func lineOf(data []byte, k toml.Key) int {
+	if len(k) == 0 {
+		return 0
+	}
+	want := k[len(k)-1]
+	table := strings.Join(k[:len(k)-1], ".")
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			name := strings.Trim(line, "[] \t")
+			if i := strings.Index(name, "#"); i >= 0 {
+				name = strings.TrimSpace(strings.TrimRight(name[:i], "] \t"))
+			}
+			if name == strings.Join(k, ".") {
+				return n
+			}
+			cur = name
+			continue
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq < 0 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(line[:eq]), `"'`)
+		if name == want && cur == table {
+			return n
+		}
+		if cur == "" && name == strings.Join(k, ".") {
+			return n
+		}
+	}
+	return 0
+}
+
+// Encode writes the effective configuration as TOML, for `config check`.
+func (c *Config) Encode(w *bufio.Writer) error {
+	if err := toml.NewEncoder(w).Encode(c); err != nil {
+		return err
+	}
+	return w.Flush()
+}

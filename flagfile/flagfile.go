@@ -1,0 +1,184 @@
+// Package flagfile reads and writes the maintenance flag file and the small
+// state map that lets Apache skip maintgate entirely while maintenance is off.
+//
+// The flag file's presence alone means "maintenance active": an empty file
+// made with touch is valid, and so is a file whose contents cannot be read
+// (fail closed). `maintgate on` writes metadata into it as TOML: a message, a
+// window (start, until) and addresses whitelisted for this window only.
+package flagfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Flag is the metadata `maintgate on` may write. The zero Flag is what an
+// empty (touched) file means: maintenance on, no message, no window.
+type Flag struct {
+	Message string    `toml:"message,omitempty"`
+	Start   time.Time `toml:"start,omitempty"`
+	Until   time.Time `toml:"until,omitempty"`
+	Allow   []string  `toml:"allow,omitempty"`
+	SetAt   time.Time `toml:"set_at,omitempty"`
+	SetBy   string    `toml:"set_by,omitempty"`
+}
+
+// ActiveAt reports whether the flag's window is open at now. An unset bound
+// is open; Until is exclusive, so maintenance "until 12:00" ends at 12:00.
+func (f *Flag) ActiveAt(now time.Time) bool {
+	if !f.Start.IsZero() && now.Before(f.Start) {
+		return false
+	}
+	if !f.Until.IsZero() && !now.Before(f.Until) {
+		return false
+	}
+	return true
+}
+
+// HasWindow reports whether the flag has a start or end time, so callers
+// know the answer can change with the clock alone.
+func (f *Flag) HasWindow() bool { return !f.Start.IsZero() || !f.Until.IsZero() }
+
+const header = "# maintgate maintenance flag: while this file exists the site is in maintenance.\n# Written by `maintgate on`; remove it with `maintgate off` (or rm) to reopen.\n"
+
+// Read reads the flag file. present is false only when the file does not
+// exist. A file that exists but cannot be read or parsed still means
+// maintenance is active: the error is returned beside present=true and the
+// metadata that could not be read is left zero.
+func Read(path string) (present bool, f Flag, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, Flag{}, nil
+	}
+	if err != nil {
+		// ENOTDIR and friends: a path component is not a directory, so
+		// the file cannot exist.
+		if errors.Is(err, syscall.ENOTDIR) {
+			return false, Flag{}, nil
+		}
+		return true, Flag{}, fmt.Errorf("flag file %s: %w", path, err)
+	}
+	f, err = Parse(data)
+	if err != nil {
+		return true, Flag{}, fmt.Errorf("flag file %s: %w", path, err)
+	}
+	return true, f, nil
+}
+
+// Parse decodes flag file contents. Unknown keys are ignored so that an
+// older maintgate can read a newer flag.
+func Parse(data []byte) (Flag, error) {
+	var f Flag
+	if len(bytes.TrimSpace(data)) == 0 {
+		return f, nil
+	}
+	if _, err := toml.Decode(string(data), &f); err != nil {
+		return Flag{}, err
+	}
+	return f, nil
+}
+
+// Write replaces the flag file atomically (temporary file in the same
+// directory, then rename), so a reader never sees a half-written flag and
+// an `on` while already on never has a moment without the file.
+func Write(path string, f Flag) error {
+	var b bytes.Buffer
+	b.WriteString(header)
+	if err := toml.NewEncoder(&b).Encode(f); err != nil {
+		return fmt.Errorf("flag file %s: %w", path, err)
+	}
+	return WriteAtomic(path, b.Bytes(), 0o644)
+}
+
+// Remove deletes the flag file; a flag already gone is not an error.
+func Remove(path string) error {
+	err := os.Remove(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("flag file %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteAtomic writes data to path through a temporary file and a rename.
+func WriteAtomic(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// State is what the txt: state map says: Apache consults the prg map only
+// while it says on.
+type State string
+
+const (
+	On  State = "on"
+	Off State = "off"
+)
+
+// StateMapText is the full content of the state map for s.
+func StateMapText(s State) []byte {
+	return []byte("# maintgate state map (RewriteMap txt:), kept by maintgate; do not edit.\n# Apache asks maintgate only while this says on.\nstate " + string(s) + "\n")
+}
+
+// ReadState returns what the state map at path says, "" when missing or
+// unreadable.
+func ReadState(path string) State {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && fields[0] == "state" {
+			return State(fields[1])
+		}
+	}
+	return ""
+}
+
+// WriteState makes the state map say s, writing only when it does not
+// already: every write changes the mtime and makes each Apache child re-read
+// the map.
+func WriteState(path string, s State) (changed bool, err error) {
+	if path == "" {
+		return false, nil
+	}
+	want := StateMapText(s)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
+		return false, nil
+	}
+	if err := WriteAtomic(path, want, 0o644); err != nil {
+		return false, fmt.Errorf("state map: %w", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,612 @@
+// Package gate is the running maintgate: it holds the live configuration
+// snapshot and the flag state, keeps them in step with their files, keeps
+// Apache's state map in step with the flag, and answers key lines with the
+// authz decision.
+//
+// All readers load immutable snapshots through atomic pointers and never
+// lock; only the watcher (and, rarely, the answer path re-checking a flag
+// that looks off) builds new ones.
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/authz/session"
+	"github.com/maintgate/maintgate/authz/token"
+	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/flagfile"
+	"github.com/maintgate/maintgate/rewritemap"
+	"github.com/maintgate/maintgate/whitelist"
+)
+
+// PollInterval is how often the watcher looks at the flag, config,
+// whitelist and key files. With the answer path's own re-check (see
+// recheckEvery) a flag that appears is seen at the next request; one that
+// goes away is seen within PollInterval.
+const PollInterval = 100 * time.Millisecond
+
+// recheckEvery throttles the answer path's own look at the flag file when a
+// line arrives while the flag looks off: Apache only asks while its state
+// map says on, so such a line means the flag was probably just set.
+const recheckEvery = 10 * time.Millisecond
+
+// Snapshot is one loaded configuration with everything built from it.
+type Snapshot struct {
+	Config   *config.Config
+	Policy   *authz.Policy
+	Sessions *session.Checker // nil when session.store is "none"
+	// Warnings are the problems that were skipped while loading (bad
+	// whitelist lines, a world-readable key file).
+	Warnings []string
+	// Loaded is when this snapshot was built.
+	Loaded time.Time
+}
+
+// Options configure a Gate.
+type Options struct {
+	ConfigPath string
+	// Async logging, for `map`.
+	AsyncLog bool
+	// Watch starts the watcher goroutine (map); one-shot commands leave it
+	// off.
+	Watch bool
+	// Interval overrides PollInterval (tests).
+	Interval time.Duration
+	// Now overrides the clock (tests).
+	Now func() time.Time
+}
+
+// Gate answers key lines. Answer is not safe for concurrent use (the map
+// protocol is strictly serial); everything else is.
+type Gate struct {
+	opts Options
+	now  func() time.Time
+
+	snap atomic.Pointer[Snapshot]
+	win  atomic.Pointer[authz.Window]
+	log  atomic.Pointer[Logger]
+
+	flagMu    sync.Mutex // serialises refreshFlag
+	flagStamp stamp
+	lastCheck atomic.Int64 // unix nanos of the last flag look
+	lastState flagfile.State
+
+	stamps map[string]stamp // config and the files it names, by path
+
+	unreadable limiter
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open loads the configuration and the flag and, with Watch, starts the
+// watcher. A configuration that cannot be loaded is an error: there is no
+// last good one yet.
+func Open(o Options) (*Gate, error) {
+	g := &Gate{opts: o, now: o.Now, stamps: map[string]stamp{}}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.opts.Interval <= 0 {
+		g.opts.Interval = PollInterval
+	}
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	lg, err := NewLogger(LogOptions{File: cfg.Log.File, Level: cfg.Log.Level, Format: cfg.Log.Format, Async: o.AsyncLog})
+	if err != nil {
+		return nil, err
+	}
+	g.log.Store(lg)
+	s, err := g.build(cfg, nil)
+	if err != nil {
+		lg.Close()
+		return nil, err
+	}
+	g.snap.Store(s)
+	g.stampAll(s)
+	g.refreshFlag(true)
+	if o.Watch {
+		g.stop, g.done = make(chan struct{}), make(chan struct{})
+		go g.watch()
+	}
+	return g, nil
+}
+
+// Close stops the watcher, closes the session store and flushes the log.
+func (g *Gate) Close() error {
+	if g.stop != nil {
+		close(g.stop)
+		<-g.done
+	}
+	if s := g.snap.Load(); s != nil && s.Sessions != nil {
+		s.Sessions.Close()
+	}
+	return g.log.Load().Close()
+}
+
+// Snapshot returns the configuration in force.
+func (g *Gate) Snapshot() *Snapshot { return g.snap.Load() }
+
+// Window returns the flag state in force.
+func (g *Gate) Window() *authz.Window { return g.win.Load() }
+
+// Logger returns the current logger.
+func (g *Gate) Logger() *zerolog.Logger { return &g.log.Load().Logger }
+
+// build makes a snapshot from cfg. prev, if any, lends its session checker
+// when the session settings did not change, so the cache survives reloads.
+func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
+	s := &Snapshot{Config: cfg, Loaded: g.now()}
+	var problems []string
+	warn := func(msg string) { s.Warnings = append(s.Warnings, msg) }
+
+	wl, probs := whitelist.New(cfg.Whitelist, cfg.Path, "whitelist")
+	for _, p := range probs {
+		warn(p.Error())
+	}
+	if cfg.WhitelistFile != "" {
+		fl, probs, err := whitelist.Load(cfg.WhitelistFile)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		for _, p := range probs {
+			warn(p.Error())
+		}
+		wl = whitelist.Merge(wl, fl)
+	}
+	trusted, probs := whitelist.New(cfg.TrustedProxies, cfg.Path, "trusted_proxies")
+	for _, p := range probs {
+		// A skipped trusted proxy only makes X-Forwarded-For count less:
+		// safe to skip, like a bad whitelist line.
+		warn(p.Error())
+	}
+	var key []byte
+	if cfg.Token.KeyFile != "" {
+		k, err := token.LoadKey(cfg.Token.KeyFile)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		key = k
+		if fi, err := os.Stat(cfg.Token.KeyFile); err == nil && fi.Mode().Perm()&0o004 != 0 {
+			warn(fmt.Sprintf("token key file %s is world-readable; anyone who can read it can mint bypass tokens (chmod 600)", cfg.Token.KeyFile))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &config.Error{Problems: problems}
+	}
+	s.Policy = &authz.Policy{
+		AllowPaths:     cfg.AllowPaths,
+		AdminPaths:     cfg.AdminPaths,
+		AllowAdmin:     cfg.AllowAdminDuringMaintenance,
+		Whitelist:      wl,
+		TrustedProxies: trusted,
+		TokenCookie:    cfg.Token.Cookie,
+		TokenKey:       key,
+		SessionCookie:  cfg.Session.Cookie,
+		OnError:        cfg.OnError == "allow",
+	}
+	if cfg.Session.Store != "none" {
+		if prev != nil && prev.Sessions != nil && prev.Config.Session == cfg.Session && !g.changed(cfg.Session.SecretKeyFile) {
+			s.Sessions = prev.Sessions
+		} else {
+			c, w, err := openSessions(cfg, g.Logger())
+			if err != nil {
+				return nil, err
+			}
+			if w != "" {
+				warn(w)
+			}
+			s.Sessions = c
+		}
+	}
+	return s, nil
+}
+
+func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, string, error) {
+	sc := cfg.Session
+	var secrets [][]byte
+	var warning string
+	if sc.SecretKeyFile != "" {
+		var err error
+		if secrets, err = session.LoadSecrets(sc.SecretKeyFile); err != nil {
+			return nil, "", err
+		}
+	} else {
+		warning = "session.secret_key_file is not set: session data is trusted as the database holds it, without checking Django's signature or the password hash"
+	}
+	c, err := session.Open(context.Background(), session.Options{
+		Store:         sc.Store,
+		Database:      sc.Database,
+		Secrets:       secrets,
+		SessionTable:  sc.SessionTable,
+		UserTable:     sc.UserTable,
+		CacheSize:     sc.CacheSize,
+		CacheTTL:      sc.CacheTTL.Duration,
+		NegativeTTL:   sc.NegativeTTL.Duration,
+		LookupTimeout: sc.LookupTimeout.Duration,
+		MissRate:      sc.MissRate,
+		MaxConns:      sc.MaxConns,
+		CookieAge:     sc.CookieAge.Duration,
+		Logger:        *lg,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("session store: %w", err)
+	}
+	return c, warning, nil
+}
+
+// LogWarnings writes the snapshot's warnings to the log.
+func (g *Gate) LogWarnings(s *Snapshot) {
+	for _, w := range s.Warnings {
+		g.Logger().Warn().Msg(w)
+	}
+}
+
+// Answer implements rewritemap.Answerer.
+func (g *Gate) Answer(l rewritemap.Line) string {
+	now := g.now()
+	w := g.win.Load()
+	if !w.Active(now) {
+		// Apache asks only while its state map says on, so a line here
+		// with the flag off means the flag was probably just set: look
+		// again now rather than at the next tick (throttled).
+		if last := g.lastCheck.Load(); now.UnixNano()-last < int64(recheckEvery) || !g.refreshFlag(false) {
+			return rewritemap.Allow
+		}
+		if w = g.win.Load(); !w.Active(now) {
+			return rewritemap.Allow
+		}
+	}
+	s := g.snap.Load()
+	if len(l.Text) > 0 && l.Text[0] == '@' {
+		return g.special(l, w, now)
+	}
+	if l.TooLong {
+		return g.unreadableAnswer(s, l, "line longer than "+strconv.Itoa(rewritemap.MaxLine)+" bytes")
+	}
+	k, err := rewritemap.ParseKey(l.Text)
+	if err != nil {
+		return g.unreadableAnswer(s, l, err.Error())
+	}
+	d := authz.Decide(s.Policy, w, authz.Request{Peer: k.Peer, Path: k.Path, XFF: k.XFF, Cookie: k.Cookie}, now, sessionsOf(s))
+	g.logDecision(k, d)
+	if d.Allow {
+		return rewritemap.Allow
+	}
+	return rewritemap.Redirect
+}
+
+// Recover implements rewritemap.Answerer: a panic is a failure, answered
+// like an unreadable line.
+func (g *Gate) Recover(l rewritemap.Line, v any) string {
+	g.Logger().Error().Interface("panic", v).Msg("decision panicked; answered as on_error")
+	if s := g.snap.Load(); s != nil && s.Policy.OnError {
+		return rewritemap.Allow
+	}
+	return rewritemap.Redirect
+}
+
+// special answers "@" keys, which the shipped config uses for more than
+// allow/redirect. "@retry-after": seconds until the flag's end time, for a
+// 503's Retry-After header, or "none".
+func (g *Gate) special(l rewritemap.Line, w *authz.Window, now time.Time) string {
+	switch string(l.Text) {
+	case "@retry-after":
+		if w == nil || w.Flag.Until.IsZero() {
+			return "none"
+		}
+		secs := int64(w.Flag.Until.Sub(now).Seconds() + 0.999)
+		if secs < 1 {
+			secs = 1
+		}
+		return strconv.FormatInt(secs, 10)
+	}
+	return "none"
+}
+
+func sessionsOf(s *Snapshot) authz.SessionChecker {
+	if s.Sessions == nil {
+		return nil
+	}
+	return s.Sessions
+}
+
+func (g *Gate) unreadableAnswer(s *Snapshot, l rewritemap.Line, why string) string {
+	if g.unreadable.allow(g.now()) {
+		ev := g.Logger().Warn().Str("problem", why).Int("bytes", len(l.Text))
+		if n := g.unreadable.takeSuppressed(); n > 0 {
+			ev = ev.Int("suppressed", n)
+		}
+		ans := rewritemap.Redirect
+		if s.Policy.OnError {
+			ans = rewritemap.Allow
+		}
+		ev.Str("answer", ans).Msg("unreadable request line; answered with on_error")
+	}
+	if s.Policy.OnError {
+		return rewritemap.Allow
+	}
+	return rewritemap.Redirect
+}
+
+// logPath bounds what one log line carries of a request path.
+const logPath = 512
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision) {
+	lg := g.Logger()
+	if !d.Allow {
+		ev := lg.Info()
+		if ev == nil {
+			return
+		}
+		ev = ev.Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
+		if d.Detail != "" {
+			ev = ev.Str("detail", d.Detail)
+		}
+		ev.Msg("redirecting to maintenance page")
+		return
+	}
+	ev := lg.Debug()
+	if ev == nil {
+		return
+	}
+	ev = ev.Str("reason", d.Reason.String()).Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
+	if d.UserID != "" {
+		ev = ev.Str("user_id", d.UserID)
+	}
+	if d.Detail != "" {
+		ev = ev.Str("detail", d.Detail)
+	}
+	ev.Msg("allowing during maintenance")
+}
+
+func clientOr(d authz.Decision, k rewritemap.Key) fmtAddr {
+	if d.Client.IsValid() {
+		return fmtAddr{d.Client}
+	}
+	return fmtAddr{k.Peer}
+}
+
+type fmtAddr struct{ a interface{ String() string } }
+
+func (f fmtAddr) String() string { return f.a.String() }
+
+// Decide runs the decision for one request outside the map loop (`check`).
+func (g *Gate) Decide(r authz.Request) authz.Decision {
+	s := g.snap.Load()
+	return authz.Decide(s.Policy, g.win.Load(), r, g.now(), sessionsOf(s))
+}
+
+// stamp identifies one version of a file cheaply.
+type stamp struct {
+	exists bool
+	ino    uint64
+	size   int64
+	mtime  int64
+	err    bool
+}
+
+func statStamp(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{err: !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR)}
+	}
+	st := stamp{exists: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+// refreshFlag re-reads the flag when its file changed (or always, with
+// force) and keeps the state map in step. It reports whether it looked;
+// the answer path calls it with TryLock semantics so it never waits on the
+// watcher.
+func (g *Gate) refreshFlag(force bool) bool {
+	if force {
+		g.flagMu.Lock()
+	} else if !g.flagMu.TryLock() {
+		return false
+	}
+	defer g.flagMu.Unlock()
+	now := g.now()
+	g.lastCheck.Store(now.UnixNano())
+	cfg := g.snap.Load().Config
+	st := statStamp(cfg.FlagFile)
+	if force || st != g.flagStamp || g.win.Load() == nil {
+		g.flagStamp = st
+		present, f, err := flagfile.Read(cfg.FlagFile)
+		if err != nil {
+			g.Logger().Error().Err(err).Msg("flag file unreadable; maintenance treated as active with no metadata")
+		}
+		w := &authz.Window{Present: present, Flag: f}
+		if len(f.Allow) > 0 {
+			l, probs := whitelist.New(f.Allow, cfg.FlagFile, "allow")
+			for _, p := range probs {
+				g.Logger().Warn().Msg(p.Error())
+			}
+			w.Allow = l
+		}
+		old := g.win.Swap(w)
+		if old == nil || old.Present != present || old.Flag.Message != f.Message || !old.Flag.Until.Equal(f.Until) || !old.Flag.Start.Equal(f.Start) {
+			g.Logger().Info().Bool("present", present).Bool("active", w.Active(now)).Str("message", f.Message).Msg("maintenance flag changed")
+		}
+	}
+	g.syncState(cfg, now)
+	return true
+}
+
+// syncState writes the state map when what it should say changed, or when
+// the file is gone (Apache then asks maintgate for every request).
+func (g *Gate) syncState(cfg *config.Config, now time.Time) {
+	if cfg.StateMap == "" {
+		return
+	}
+	want := flagfile.Off
+	if g.win.Load().Active(now) {
+		want = flagfile.On
+	}
+	if want == g.lastState {
+		if _, err := os.Stat(cfg.StateMap); err == nil {
+			return
+		}
+	}
+	if _, err := flagfile.WriteState(cfg.StateMap, want); err != nil {
+		g.Logger().Error().Err(err).Msg("cannot write the state map; Apache keeps its last state")
+		return
+	}
+	if want != g.lastState {
+		g.Logger().Info().Str("state", string(want)).Str("state_map", cfg.StateMap).Msg("state map updated")
+	}
+	g.lastState = want
+}
+
+// watched lists the files whose change means a reload.
+func watched(c *config.Config) []string {
+	files := []string{c.Path}
+	for _, f := range []string{c.WhitelistFile, c.Token.KeyFile, c.Session.SecretKeyFile} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+func (g *Gate) stampAll(s *Snapshot) {
+	m := map[string]stamp{}
+	for _, f := range watched(s.Config) {
+		m[f] = statStamp(f)
+	}
+	g.stamps = m
+}
+
+func (g *Gate) changed(path string) bool {
+	if path == "" {
+		return false
+	}
+	old, ok := g.stamps[path]
+	return !ok || old != statStamp(path)
+}
+
+func (g *Gate) watch() {
+	defer close(g.done)
+	t := time.NewTicker(g.opts.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.refreshFlag(false)
+		g.maybeReload()
+		g.log.Load().sink.checkRotated()
+	}
+}
+
+// maybeReload reloads when the config or a file it names changed. A broken
+// new configuration is logged and the last good one stays in force.
+func (g *Gate) maybeReload() {
+	cur := g.snap.Load()
+	dirty := false
+	for _, f := range watched(cur.Config) {
+		if g.changed(f) {
+			dirty = true
+			break
+		}
+	}
+	if !dirty {
+		return
+	}
+	// Stamp before reading: a broken file is reported once, not at every
+	// tick, and a change made while we read is seen at the next tick.
+	stamps := map[string]stamp{}
+	for _, f := range watched(cur.Config) {
+		stamps[f] = statStamp(f)
+	}
+	cfg, err := config.Load(cur.Config.Path)
+	if err == nil {
+		for _, f := range watched(cfg) {
+			if _, ok := stamps[f]; !ok {
+				stamps[f] = statStamp(f)
+			}
+		}
+	}
+	var next *Snapshot
+	if err == nil {
+		next, err = g.build(cfg, cur)
+	}
+	g.stamps = stamps
+	if err != nil {
+		g.Logger().Warn().Err(err).Msg("configuration reload failed; keeping the last good configuration")
+		return
+	}
+	if lc := cfg.Log; lc != cur.Config.Log {
+		if lg, err := NewLogger(LogOptions{File: lc.File, Level: lc.Level, Format: lc.Format, Async: g.opts.AsyncLog}); err != nil {
+			g.Logger().Warn().Err(err).Msg("new log settings unusable; keeping the current log")
+		} else {
+			old := g.log.Swap(lg)
+			old.Close()
+		}
+	}
+	g.snap.Store(next)
+	g.LogWarnings(next)
+	g.Logger().Info().Str("config", cfg.Path).Int("whitelist", next.Policy.Whitelist.Len()).Msg("configuration reloaded")
+	if cur.Sessions != nil && cur.Sessions != next.Sessions {
+		cur.Sessions.Close()
+	}
+	if cfg.FlagFile != cur.Config.FlagFile || cfg.StateMap != cur.Config.StateMap {
+		g.lastState = ""
+		g.refreshFlag(true)
+	}
+}
+
+// limiter lets through a few lines per second and counts the rest, so a
+// flood of bad lines cannot fill the disk. Used from the answer path only.
+type limiter struct {
+	sec        int64
+	n          int
+	suppressed int
+}
+
+const perSecond = 10
+
+func (l *limiter) allow(now time.Time) bool {
+	s := now.Unix()
+	if s != l.sec {
+		l.sec, l.n = s, 0
+	}
+	if l.n < perSecond {
+		l.n++
+		return true
+	}
+	l.suppressed++
+	return false
+}
+
+func (l *limiter) takeSuppressed() int {
+	n := l.suppressed
+	l.suppressed = 0
+	return n
+}

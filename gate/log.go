@@ -1,0 +1,158 @@
+package gate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/diode"
+)
+
+// logSink is the file (or stderr) that log lines end up in. It reopens the
+// file when logrotate moves it away, and it never returns an error to the
+// logger: a full disk or a deleted file must not cost an answer.
+type logSink struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	ino  uint64
+	fail atomic.Int64 // failed writes, for the status line
+}
+
+func openSink(path string) (*logSink, error) {
+	s := &logSink{path: path}
+	if path == "" {
+		s.f = os.Stderr
+		return s, nil
+	}
+	if err := s.reopen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *logSink) reopen() error {
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("log file %s: %w", s.path, err)
+	}
+	var ino uint64
+	if fi, err := f.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+	}
+	s.mu.Lock()
+	old := s.f
+	s.f, s.ino = f, ino
+	s.mu.Unlock()
+	if old != nil && old != os.Stderr {
+		old.Close()
+	}
+	return nil
+}
+
+// checkRotated reopens the file when its path no longer names the file we
+// write to (moved by logrotate, or deleted).
+func (s *logSink) checkRotated() {
+	if s.path == "" {
+		return
+	}
+	fi, err := os.Stat(s.path)
+	if err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == s.ino {
+			return
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	s.reopen() // on failure keep writing to the old file
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	_, err := s.f.Write(p)
+	s.mu.Unlock()
+	if err != nil {
+		s.fail.Add(1)
+	}
+	return len(p), nil
+}
+
+func (s *logSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil && s.f != os.Stderr {
+		return s.f.Close()
+	}
+	return nil
+}
+
+// Logger is a zerolog logger with the writer behind it, so it can be closed
+// (flushed) on exit and reopened on rotation.
+type Logger struct {
+	zerolog.Logger
+	sink   *logSink
+	closer io.Closer
+}
+
+// LogOptions say where and how to log.
+type LogOptions struct {
+	File   string
+	Level  string
+	Format string
+	// Async puts a lock-free buffer between the logger and the file, so a
+	// flood of redirect lines never waits on the disk; used by `map`.
+	Async bool
+}
+
+// NewLogger opens the log destination.
+func NewLogger(o LogOptions) (*Logger, error) {
+	lvl, err := zerolog.ParseLevel(o.Level)
+	if err != nil || o.Level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	sink, err := openSink(o.File)
+	if err != nil {
+		return nil, err
+	}
+	var w io.Writer = sink
+	l := &Logger{sink: sink, closer: sink}
+	if o.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: sink, TimeFormat: time.RFC3339, NoColor: o.File != ""}
+	}
+	if o.Async {
+		dw := diode.NewWriter(w, 4096, 10*time.Millisecond, func(missed int) {
+			fmt.Fprintf(sink, "{\"level\":\"warn\",\"message\":\"log buffer full: %d lines dropped\"}\n", missed)
+		})
+		w = dw
+		l.closer = closeBoth{dw, sink}
+	}
+	l.Logger = zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "maintgate").Logger()
+	return l, nil
+}
+
+type closeBoth struct {
+	a io.Closer
+	b io.Closer
+}
+
+func (c closeBoth) Close() error {
+	c.a.Close() // diode: drains, then closes the sink it wraps only if it is a Closer
+	return c.b.Close()
+}
+
+// Close flushes buffered lines and closes the file.
+func (l *Logger) Close() error {
+	if l == nil || l.closer == nil {
+		return nil
+	}
+	return l.closer.Close()
+}

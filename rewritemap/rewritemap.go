@@ -1,0 +1,220 @@
+// Package rewritemap speaks Apache mod_rewrite's "prg:" map protocol: one
+// key line in, one answer line out, in order, for as long as stdin is open.
+//
+// Apache runs the program once and funnels every lookup of every child
+// through one pipe under a server-wide mutex, and it never restarts the
+// program if it dies. So the rules here are absolute: exactly one answer line
+// per key line whatever the line holds, never a crash, never a stall.
+package rewritemap
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+)
+
+// MaxLine is the longest key line read as a whole. Apache limits a request
+// header to 8190 bytes by default (LimitRequestFieldSize); percent-encoding
+// can triple that, and the key holds three such fields. Longer lines are
+// discarded in pieces, never buffered, and answered as unreadable.
+const MaxLine = 128 << 10
+
+// Answer words. NULL is never sent: Apache would fall back to the map's
+// default instead of our answer.
+const (
+	Allow    = "allow"
+	Redirect = "redirect"
+)
+
+// Line is one key line as read: Text without its line ending, or TooLong
+// when it exceeded MaxLine (Text then holds its first MaxLine bytes).
+type Line struct {
+	Text    []byte
+	TooLong bool
+}
+
+// Answerer turns a line into its answer. It must not keep Text after it
+// returns: the buffer is reused.
+type Answerer interface {
+	Answer(Line) string
+	// Recover is called when Answer panics, with the recovered value; its
+	// return value is sent instead.
+	Recover(l Line, v any) string
+}
+
+// Serve writes exactly one answer line to w for every line read from r, in
+// order, and flushes after each. It returns nil when r reaches end of file
+// (a last line without a newline is answered too) and an error only when
+// reading or writing fails; an Answerer's panic is recovered and answered.
+func Serve(r io.Reader, w io.Writer, a Answerer) error {
+	br := bufio.NewReaderSize(r, MaxLine)
+	bw := bufio.NewWriterSize(w, 256)
+	for {
+		l, err := readLine(br)
+		if err != nil && len(l.Text) == 0 && !l.TooLong {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read key: %w", err)
+		}
+		ans := answer(a, l)
+		bw.WriteString(ans)
+		bw.WriteByte('\n')
+		if ferr := bw.Flush(); ferr != nil {
+			return fmt.Errorf("write answer: %w", ferr)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read key: %w", err)
+		}
+	}
+}
+
+func answer(a Answerer, l Line) (s string) {
+	defer func() {
+		if v := recover(); v != nil {
+			s = a.Recover(l, v)
+		}
+	}()
+	s = a.Answer(l)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			// An answer with a line break would desync the pipe.
+			panic("rewritemap: answer contains a line break")
+		}
+	}
+	return s
+}
+
+// readLine reads one line, dropping "\n" or "\r\n". A line longer than
+// MaxLine is consumed to its end without being kept.
+func readLine(br *bufio.Reader) (Line, error) {
+	b, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// Keep the head for the log; it must be copied before the
+		// buffer is reused by the discarding reads below.
+		head := append([]byte(nil), b[:min(len(b), 256)]...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = br.ReadSlice('\n')
+		}
+		return Line{Text: head, TooLong: true}, err
+	}
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return Line{Text: b}, err
+}
+
+// Key is a parsed request line: the four fields of the shipped RewriteCond,
+// fields 2 to 4 decoded from Apache's int:escape.
+type Key struct {
+	Peer   netip.Addr
+	Path   string
+	XFF    string
+	Cookie string
+}
+
+// ParseError says what is wrong with a key line, without repeating it.
+type ParseError struct{ Msg string }
+
+func (e *ParseError) Error() string { return e.Msg }
+
+// ParseKey parses "ADDR PATH XFF COOKIE". Exactly four fields separated by
+// single spaces; the last three may be empty. The returned strings do not
+// alias line.
+func ParseKey(line []byte) (Key, error) {
+	var f [4][]byte
+	n := 0
+	start := 0
+	for i := 0; i <= len(line); i++ {
+		if i == len(line) || line[i] == ' ' {
+			if n == 4 {
+				return Key{}, &ParseError{"more than 4 fields"}
+			}
+			f[n] = line[start:i]
+			n++
+			start = i + 1
+		}
+	}
+	if n < 4 {
+		return Key{}, &ParseError{fmt.Sprintf("%d fields, want 4", n)}
+	}
+	var k Key
+	var err error
+	if k.Peer, err = parseAddr(f[0]); err != nil {
+		return Key{}, err
+	}
+	if k.Path, err = unescape(f[1], "path"); err != nil {
+		return Key{}, err
+	}
+	if k.XFF, err = unescape(f[2], "x-forwarded-for"); err != nil {
+		return Key{}, err
+	}
+	if k.Cookie, err = unescape(f[3], "cookie"); err != nil {
+		return Key{}, err
+	}
+	return k, nil
+}
+
+func parseAddr(b []byte) (netip.Addr, error) {
+	if len(b) == 0 || len(b) > 64 {
+		return netip.Addr{}, &ParseError{"client address missing or too long"}
+	}
+	a, err := netip.ParseAddr(string(b))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, &ParseError{"client address is not an IP address"}
+	}
+	return a.Unmap(), nil
+}
+
+// unescape reverses Apache's int:escape (ap_escape_uri): "%xx" is one byte.
+// A "%" not followed by two hex digits cannot come from Apache and makes
+// the line unreadable.
+func unescape(b []byte, field string) (string, error) {
+	pct := 0
+	for _, c := range b {
+		if c == '%' {
+			pct++
+		}
+	}
+	if pct == 0 {
+		return string(b), nil
+	}
+	out := make([]byte, 0, len(b)-2*pct)
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '%' {
+			out = append(out, c)
+			continue
+		}
+		if i+2 >= len(b) {
+			return "", &ParseError{field + ": truncated percent escape"}
+		}
+		h, l := unhex(b[i+1]), unhex(b[i+2])
+		if h < 0 || l < 0 {
+			return "", &ParseError{field + ": bad percent escape"}
+		}
+		out = append(out, byte(h<<4|l))
+		i += 2
+	}
+	return string(out), nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
