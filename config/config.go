@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -130,6 +131,9 @@ func Default() *Config {
 // Load reads and validates the file at path. A missing file is an error:
 // an operator who names a file means that file.
 func Load(path string) (*Config, error) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -158,7 +162,19 @@ func Parse(data []byte, name string) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	c.normalize()
+	c.resolve(filepath.Dir(name))
 	return c, nil
+}
+
+// resolve makes relative file names relative to the config file's
+// directory, not to whatever directory Apache or the operator ran us from.
+func (c *Config) resolve(dir string) {
+	for _, p := range []*string{&c.FlagFile, &c.StateMap, &c.WhitelistFile, &c.PageTemplate, &c.PageFile,
+		&c.Log.File, &c.Token.KeyFile, &c.Session.SecretKeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 }
 
 // Error lists every problem found in one configuration.

@@ -181,8 +181,8 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 			problems = append(problems, err.Error())
 		}
 		key = k
-		if fi, err := os.Stat(cfg.Token.KeyFile); err == nil && fi.Mode().Perm()&0o004 != 0 {
-			warn(fmt.Sprintf("token key file %s is world-readable; anyone who can read it can mint bypass tokens (chmod 600)", cfg.Token.KeyFile))
+		if err := token.CheckMode(cfg.Token.KeyFile); err != nil {
+			warn(err.Error())
 		}
 	}
 	if len(problems) > 0 {
@@ -229,19 +229,19 @@ func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, str
 		warning = "session.secret_key_file is not set: session data is trusted as the database holds it, without checking Django's signature or the password hash"
 	}
 	c, err := session.Open(context.Background(), session.Options{
-		Store:         sc.Store,
-		Database:      sc.Database,
-		Secrets:       secrets,
-		SessionTable:  sc.SessionTable,
-		UserTable:     sc.UserTable,
-		CacheSize:     sc.CacheSize,
-		CacheTTL:      sc.CacheTTL.Duration,
-		NegativeTTL:   sc.NegativeTTL.Duration,
-		LookupTimeout: sc.LookupTimeout.Duration,
-		MissRate:      sc.MissRate,
-		MaxConns:      sc.MaxConns,
-		CookieAge:     sc.CookieAge.Duration,
-		Logger:        *lg,
+		Store:            sc.Store,
+		Database:         sc.Database,
+		Secrets:          secrets,
+		SessionTable:     sc.SessionTable,
+		UserTable:        sc.UserTable,
+		CacheSize:        sc.CacheSize,
+		CacheTTL:         sc.CacheTTL.Duration,
+		NegativeTTL:      sc.NegativeTTL.Duration,
+		LookupTimeout:    sc.LookupTimeout.Duration,
+		MissRate:         sc.MissRate,
+		MaxConns:         sc.MaxConns,
+		SessionCookieAge: sc.CookieAge.Duration,
+		Logger:           *lg,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("session store: %w", err)
@@ -442,9 +442,9 @@ func (g *Gate) refreshFlag(force bool) bool {
 		}
 		w := &authz.Window{Present: present, Flag: f}
 		if len(f.Allow) > 0 {
-			l, probs := whitelist.New(f.Allow, cfg.FlagFile, "allow")
+			l, probs := whitelist.New(f.Allow, "", "allow")
 			for _, p := range probs {
-				g.Logger().Warn().Msg(p.Error())
+				g.Logger().Warn().Msg("flag file " + cfg.FlagFile + ": " + p.Error())
 			}
 			w.Allow = l
 		}
@@ -530,7 +530,9 @@ func (g *Gate) watch() {
 func (g *Gate) maybeReload() {
 	cur := g.snap.Load()
 	dirty := false
-	for _, f := range watched(cur.Config) {
+	// g.stamps also holds the files a broken new config named, so fixing
+	// one of them retries the reload.
+	for f := range g.stamps {
 		if g.changed(f) {
 			dirty = true
 			break

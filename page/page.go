@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
-	"os"
 	"time"
 
 	"github.com/maintgate/maintgate/flagfile"

@@ -17,8 +17,8 @@
 // Rejected entries are skipped with a Problem, never fatal: the list is a
 // security boundary and a bad entry must neither stop the server nor widen
 // the list. In particular a block with host bits set ("10.0.0.1/8") is
-// rejected rather than masked, because it is far more often a typo for
-// "10.0.0.1" or "10.0.0.0/24" than a wish to open all of 10/8.
+// rejected rather than masked: it is far more often a typo (for 10.0.0.1/32,
+// or 10.0.0.0/28) than a wish to open all of 10.0.0.0/8.
 package whitelist
 
 import (

@@ -79,10 +79,12 @@ type Claims struct {
 	Expires time.Time
 }
 
-// Issue returns a token for label, valid from issued until (not including)
-// expires, both truncated to the second. The label identifies the holder in
-// the logs, so it is limited to what can be logged and put in a cookie
-// without quoting: printable ASCII except space, '"', ',', ';' and '\'.
+// Issue returns a token for label that is valid until (not including)
+// expires. Both times are truncated to the second; issued is recorded for the
+// logs and not checked by Verify, so a clock step back does not lock out a
+// token just issued. The label identifies the holder in the logs, so it is
+// limited to what can be logged and put in a cookie without quoting:
+// printable ASCII except space, '"', ',', ';' and '\'.
 func Issue(key []byte, label string, issued, expires time.Time) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
@@ -110,8 +112,11 @@ func Issue(key []byte, label string, issued, expires time.Time) (string, error) 
 }
 
 // Verify checks value against key and returns its claims. A token is
-// expired from its Expires second on (now >= Expires). Errors wrap
-// ErrMalformed, ErrSignature or ErrExpired, and never quote the token.
+// expired from its Expires second on (now >= Expires); its claims are then
+// returned with the error, so that the caller can log whose token it was.
+// Errors wrap exactly one of ErrMalformed, ErrSignature and ErrExpired, except
+// for a key shorter than MinKeyLen, and never quote the token: it is a
+// credential until it expires.
 func Verify(key []byte, value string, now time.Time) (Claims, error) {
 	if err := checkKey(key); err != nil {
 		return Claims{}, err
@@ -168,9 +173,9 @@ func sign[T string | []byte](key []byte, payloadText T) [sha256.Size]byte {
 	n += copy(msg[n:], payloadText)
 	h := hmac.New(sha256.New, key)
 	h.Write(msg[:n])
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	// msg escapes to the heap through the hash.Hash interface anyway, so
+	// the sum reuses it rather than costing one more allocation.
+	return [sha256.Size]byte(h.Sum(msg[:0]))
 }
 
 // decodeExact decodes s into dst (which must have room) and reports whether s

@@ -31,7 +31,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now().Truncate(time.Second)
 	present, f, err := flagfile.Read(cfg.FlagFile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "maintgate: warning: %v; its metadata is replaced\n", err)
@@ -63,7 +63,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if len(allow) > 0 {
 		for _, a := range allow {
 			if _, err := whitelist.ParseEntry(a); err != nil {
-				return usageError("on: --allow %q: %v", a, err)
+				return usageError("on: --allow: %v", err)
 			}
 		}
 		f.Allow = allow

@@ -21,7 +21,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := time.Now().Truncate(time.Second)
 	present, f, ferr := flagfile.Read(cfg.FlagFile)
 	active := present && f.ActiveAt(now)
 	if active {

@@ -1,0 +1,93 @@
+package session
+
+import (
+	"crypto/pbkdf2"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// ErrUnusablePassword: the user has no password Django would accept
+// (set_unusable_password, or empty).
+var ErrUnusablePassword = errors.New("user has an unusable password")
+
+// ErrUnsupportedHasher is wrapped by VerifyPassword's error for a hash
+// maintgate does not verify (argon2, bcrypt, scrypt, md5, …); the error
+// names the algorithm.
+var ErrUnsupportedHasher = errors.New("password hash algorithm not supported (maintgate verifies pbkdf2_sha256 and pbkdf2_sha1)")
+
+// maxIterations refuses absurd PBKDF2 work factors (Django 5.2 uses
+// 1,000,000) rather than spending minutes on one password.
+const maxIterations = 50_000_000
+
+// VerifyPassword checks password against encoded, a Django
+// auth_user.password value "pbkdf2_sha256$iterations$salt$base64hash" (or
+// pbkdf2_sha1), as Django's PBKDF2 hashers do: derive, re-encode, and
+// compare the whole encoded string in constant time.
+//
+// Other algorithms return an error wrapping ErrUnsupportedHasher that
+// names the algorithm; an unusable password returns ErrUnusablePassword.
+func VerifyPassword(password, encoded string) (bool, error) {
+	if encoded == "" || strings.HasPrefix(encoded, "!") {
+		return false, ErrUnusablePassword
+	}
+	algorithm, rest, ok := strings.Cut(encoded, "$")
+	if !ok {
+		return false, fmt.Errorf("%w: unrecognised hash format", ErrUnsupportedHasher)
+	}
+	var h func() hash.Hash
+	switch algorithm {
+	case "pbkdf2_sha256":
+		h = sha256.New
+	case "pbkdf2_sha1":
+		h = sha1.New
+	default:
+		return false, fmt.Errorf("%w: %q", ErrUnsupportedHasher, algorithm)
+	}
+	parts := strings.SplitN(rest, "$", 3)
+	if len(parts) != 3 {
+		return false, fmt.Errorf("malformed %s hash", algorithm)
+	}
+	iterations, err := strconv.Atoi(parts[0])
+	if err != nil || iterations < 1 || iterations > maxIterations {
+		return false, fmt.Errorf("malformed %s hash: iterations %q", algorithm, parts[0])
+	}
+	lastIterations.Store(int64(iterations))
+	got := pbkdf2Encode(algorithm, h, password, parts[1], iterations)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(encoded)) == 1, nil
+}
+
+func pbkdf2Encode(algorithm string, h func() hash.Hash, password, salt string, iterations int) string {
+	dk, err := pbkdf2.Key(h, password, []byte(salt), iterations, h().Size())
+	if err != nil { // only for key lengths out of range: not reachable
+		return ""
+	}
+	return algorithm + "$" + strconv.Itoa(iterations) + "$" + salt + "$" + base64.StdEncoding.EncodeToString(dk)
+}
+
+// lastIterations is the work factor of the last hash verified, so that
+// the dummy derivation for an unknown user costs about as much as a real
+// one (Django runs its default hasher once in that case, for the same
+// reason: the time taken must not tell which user names exist).
+var lastIterations atomic.Int64
+
+func dummyPasswordWork(password string) {
+	n := int(lastIterations.Load())
+	if n <= 0 {
+		n = 260000 // Django 3.2's default
+	}
+	pbkdf2Encode("pbkdf2_sha256", sha256.New, password, "maintgatedummysalt", n)
+}
+
+// makePassword encodes password as Django's PBKDF2PasswordHasher would
+// with this salt and work factor, for tests and fixtures.
+func makePassword(password, salt string, iterations int) string {
+	return pbkdf2Encode("pbkdf2_sha256", sha256.New, password, salt, iterations)
+}
