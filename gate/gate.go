@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,9 @@ type Snapshot struct {
 	Warnings []string
 	// Loaded is when this snapshot was built.
 	Loaded time.Time
+	// Broken marks the stand-in used while the configuration has never
+	// loaded: flag and state map paths are unknown, so neither is touched.
+	Broken bool
 }
 
 // Options configure a Gate.
@@ -104,7 +108,10 @@ func Open(o Options) (*Gate, error) {
 	}
 	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
-		return nil, err
+		if !o.Watch {
+			return nil, err
+		}
+		return g.openBroken(err)
 	}
 	lg, err := NewLogger(LogOptions{File: cfg.Log.File, Level: cfg.Log.Level, Format: cfg.Log.Format, Async: o.AsyncLog})
 	if err != nil {
@@ -123,6 +130,29 @@ func Open(o Options) (*Gate, error) {
 		g.stop, g.done = make(chan struct{}), make(chan struct{})
 		go g.watch()
 	}
+	return g, nil
+}
+
+// openBroken starts a map whose configuration cannot be loaded yet. Exiting
+// would leave Apache with a dead helper until its next restart; instead it
+// answers every line "redirect" (Apache asks only while its state map says
+// on, so this fails closed exactly when maintenance is believed on) and
+// retries the file at every tick until it loads.
+func (g *Gate) openBroken(cause error) (*Gate, error) {
+	lg, _ := NewLogger(LogOptions{Level: "info", Async: g.opts.AsyncLog})
+	g.log.Store(lg)
+	lg.Error().Err(cause).Msg("configuration unusable at start; answering redirect to every request until it loads")
+	cfg := config.Default()
+	if abs, err := filepath.Abs(g.opts.ConfigPath); err == nil {
+		cfg.Path = abs
+	}
+	// The default always-allowed paths stay open: the maintenance page
+	// and its assets must load.
+	g.snap.Store(&Snapshot{Config: cfg, Policy: &authz.Policy{AllowPaths: cfg.AllowPaths}, Broken: true, Loaded: g.now()})
+	g.win.Store(&authz.Window{Present: true})
+	g.stamps = map[string]stamp{cfg.Path: statStamp(cfg.Path)}
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go g.watch()
 	return g, nil
 }
 
@@ -432,6 +462,9 @@ func (g *Gate) refreshFlag(force bool) bool {
 	defer g.flagMu.Unlock()
 	now := g.now()
 	g.lastCheck.Store(now.UnixNano())
+	if g.snap.Load().Broken {
+		return false
+	}
 	cfg := g.snap.Load().Config
 	st := statStamp(cfg.FlagFile)
 	if force || st != g.flagStamp || g.win.Load() == nil {
@@ -564,7 +597,7 @@ func (g *Gate) maybeReload() {
 		g.Logger().Warn().Err(err).Msg("configuration reload failed; keeping the last good configuration")
 		return
 	}
-	if lc := cfg.Log; lc != cur.Config.Log {
+	if lc := cfg.Log; lc != cur.Config.Log || cur.Broken {
 		if lg, err := NewLogger(LogOptions{File: lc.File, Level: lc.Level, Format: lc.Format, Async: g.opts.AsyncLog}); err != nil {
 			g.Logger().Warn().Err(err).Msg("new log settings unusable; keeping the current log")
 		} else {
@@ -578,7 +611,7 @@ func (g *Gate) maybeReload() {
 	if cur.Sessions != nil && cur.Sessions != next.Sessions {
 		cur.Sessions.Close()
 	}
-	if cfg.FlagFile != cur.Config.FlagFile || cfg.StateMap != cur.Config.StateMap {
+	if cur.Broken || cfg.FlagFile != cur.Config.FlagFile || cfg.StateMap != cur.Config.StateMap {
 		g.lastState = ""
 		g.refreshFlag(true)
 	}
