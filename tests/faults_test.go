@@ -170,6 +170,10 @@ func TestFaultConfigBrokenAtStart(t *testing.T) {
 	if got := m.ask("203.0.113.7 /maintenance.html  "); got != "allow" {
 		t.Errorf("broken config, maintenance page: %q, want allow", got)
 	}
+	deadline := time.Now().Add(time.Second)
+	for !strings.Contains(m.errb.String(), "configuration unusable at start") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !strings.Contains(m.errb.String(), "configuration unusable at start") {
 		t.Errorf("no error on stderr: %s", m.errb.String())
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -115,7 +116,26 @@ type mapProc struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Reader
-	errb *bytes.Buffer
+	errb *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer that a child's stderr copier and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startMap(t *testing.T, s *site) *mapProc {
@@ -129,12 +149,12 @@ func startMap(t *testing.T, s *site) *mapProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &mapProc{t: t, cmd: cmd, in: in, out: bufio.NewReader(out), errb: &errb}
+	m := &mapProc{t: t, cmd: cmd, in: in, out: bufio.NewReader(out), errb: errb}
 	t.Cleanup(func() {
 		in.Close()
 		done := make(chan struct{})
@@ -144,6 +164,9 @@ func startMap(t *testing.T, s *site) *mapProc {
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if strings.Contains(errb.String(), "DATA RACE") {
+			t.Errorf("race in maintgate map:\n%s", errb.String())
 		}
 	})
 	return m

@@ -134,6 +134,13 @@ func sessionFor(u userRow, secret []byte) string {
 	return sign("."+b64zlib(js), SessionSalt, secret, time.Now())
 }
 
+// signedCookie is a signed_cookies session of u, as Django makes it.
+func signedCookie(u userRow, secret []byte, at time.Time) string {
+	js, _ := json.Marshal(map[string]string{"_auth_user_id": u.ID, "_auth_user_backend": "x",
+		"_auth_user_hash": SessionAuthHash(u.Password, secret)})
+	return sign("."+b64zlib(js), SignedCookiesSalt, secret, at)
+}
+
 // clock is a settable time for Checker.now.
 type clock struct{ t atomic.Int64 }
 
@@ -450,11 +457,7 @@ func TestSignedCookieStore(t *testing.T) {
 	admin := f.addUser("1", true, true, 0)
 	staff := f.addUser("2", true, false, 0)
 	c, clk := testChecker(t, f, Options{Store: StoreSignedCookies, SessionCookieAge: time.Hour})
-	cookie := func(u userRow, secret []byte, at time.Time) string {
-		js, _ := json.Marshal(map[string]string{"_auth_user_id": u.ID, "_auth_user_backend": "x",
-			"_auth_user_hash": SessionAuthHash(u.Password, secret)})
-		return sign("."+b64zlib(js), SignedCookiesSalt, secret, at)
-	}
+	cookie := signedCookie
 	now := clk.now()
 	good := cookie(admin, testSecret, now)
 	for _, tc := range []struct {

@@ -115,7 +115,8 @@ func (p *pgStore) do(ctx context.Context, f func(*pgx.Conn) error) error {
 		// No row, or an error the server answered (a missing table, a
 		// permission), leaves the connection as good as it was.
 		var pgErr *pgconn.PgError
-		broken := err != nil && !errors.Is(err, pgx.ErrNoRows) && !errors.As(err, &pgErr)
+		broken := err != nil && !errors.Is(err, pgx.ErrNoRows) && !errors.As(err, &pgErr) ||
+			c.IsClosed() // e.g. FATAL 57P01, the server shutting down
 		p.release(c, born, broken)
 		if !broken || !reused || attempt > 0 || ctx.Err() != nil {
 			return err

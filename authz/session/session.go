@@ -27,6 +27,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -534,11 +535,17 @@ func (c *Checker) failure(ctx context.Context, err error) result {
 func unreachable(err error) bool {
 	var ne net.Error
 	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P0x: the server is shutting
+		// down, crashed or not yet accepting connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
 	return errors.As(err, &ne) || errors.As(err, &ce) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, context.DeadlineExceeded) ||
 		pgconn.Timeout(err) || strings.Contains(err.Error(), "unable to open database file") ||
-		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
+		errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "conn closed")
 }
 
 // shortError keeps a reason on one short line.
