@@ -91,6 +91,10 @@ type Gate struct {
 
 	unreadable limiter
 
+	// pending is the log line of the last answer, written by After once
+	// the answer is flushed (the map loop is serial, so one slot does).
+	pending pendingLog
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -313,7 +317,7 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 		return g.unreadableAnswer(s, l, err.Error())
 	}
 	d := authz.Decide(s.Policy, w, authz.Request{Peer: k.Peer, Path: k.Path, XFF: k.XFF, Cookie: k.Cookie}, now, sessionsOf(s))
-	g.logDecision(k, d)
+	g.pending = pendingLog{kind: logDecision, key: k, d: d}
 	if d.Allow {
 		return rewritemap.Allow
 	}
@@ -356,21 +360,48 @@ func sessionsOf(s *Snapshot) authz.SessionChecker {
 }
 
 func (g *Gate) unreadableAnswer(s *Snapshot, l rewritemap.Line, why string) string {
-	if g.unreadable.allow(g.now()) {
-		ev := g.Logger().Warn().Str("problem", why).Int("bytes", len(l.Text))
-		if n := g.unreadable.takeSuppressed(); n > 0 {
-			ev = ev.Int("suppressed", n)
-		}
-		ans := rewritemap.Redirect
-		if s.Policy.OnError {
-			ans = rewritemap.Allow
-		}
-		ev.Str("answer", ans).Msg("unreadable request line; answered with on_error")
-	}
+	ans := rewritemap.Redirect
 	if s.Policy.OnError {
-		return rewritemap.Allow
+		ans = rewritemap.Allow
 	}
-	return rewritemap.Redirect
+	if g.unreadable.allow(g.now()) {
+		g.pending = pendingLog{kind: logUnreadable, why: why, size: len(l.Text), answer: ans, suppressed: g.unreadable.takeSuppressed()}
+	}
+	return ans
+}
+
+type logKind uint8
+
+const (
+	logNone logKind = iota
+	logDecision
+	logUnreadable
+)
+
+type pendingLog struct {
+	kind       logKind
+	key        rewritemap.Key
+	d          authz.Decision
+	why        string
+	size       int
+	answer     string
+	suppressed int
+}
+
+// After implements rewritemap.Afterer: it logs the answer just sent.
+func (g *Gate) After() {
+	p := g.pending
+	g.pending = pendingLog{}
+	switch p.kind {
+	case logDecision:
+		g.logDecision(p.key, p.d)
+	case logUnreadable:
+		ev := g.Logger().Warn().Str("problem", p.why).Int("bytes", p.size)
+		if p.suppressed > 0 {
+			ev = ev.Int("suppressed", p.suppressed)
+		}
+		ev.Str("answer", p.answer).Msg("unreadable request line; answered with on_error")
+	}
 }
 
 // logPath bounds what one log line carries of a request path.

@@ -44,6 +44,14 @@ type Answerer interface {
 	Recover(l Line, v any) string
 }
 
+// Afterer is an Answerer with work to do once an answer is on its way,
+// such as logging it: Serve calls After after each flush, so that work is
+// not paid by the request waiting for the answer (Apache holds a
+// server-wide lock until it reads it).
+type Afterer interface {
+	After()
+}
+
 // Serve writes exactly one answer line to w for every line read from r, in
 // order, and flushes after each. It returns nil when r reaches end of file
 // (a last line without a newline is answered too) and an error only when
@@ -51,6 +59,7 @@ type Answerer interface {
 func Serve(r io.Reader, w io.Writer, a Answerer) error {
 	br := bufio.NewReaderSize(r, MaxLine)
 	bw := bufio.NewWriterSize(w, 256)
+	after, _ := a.(Afterer)
 	for {
 		l, err := readLine(br)
 		if err != nil && len(l.Text) == 0 && !l.TooLong {
@@ -64,6 +73,9 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 		bw.WriteByte('\n')
 		if ferr := bw.Flush(); ferr != nil {
 			return fmt.Errorf("write answer: %w", ferr)
+		}
+		if after != nil {
+			runAfter(after)
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -88,6 +100,12 @@ func answer(a Answerer, l Line) (s string) {
 		}
 	}
 	return s
+}
+
+// runAfter runs After; a panic there (in logging) must not end the loop.
+func runAfter(a Afterer) {
+	defer func() { recover() }()
+	a.After()
 }
 
 // readLine reads one line, dropping "\n" or "\r\n". A line longer than

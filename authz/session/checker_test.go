@@ -141,6 +141,26 @@ func signedCookie(u userRow, secret []byte, at time.Time) string {
 	return sign("."+b64zlib(js), SignedCookiesSalt, secret, at)
 }
 
+// logBuffer collects log lines from the background lookups too.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String waits for c's background lookups, then returns the log.
+func (l *logBuffer) String(c *Checker) string {
+	c.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // clock is a settable time for Checker.now.
 type clock struct{ t atomic.Int64 }
 
@@ -384,7 +404,7 @@ func TestInFlightBound(t *testing.T) {
 func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	f := newFakeStore()
 	f.setErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
-	var logs bytes.Buffer
+	var logs logBuffer
 	c, clk := testChecker(t, f, Options{RetryInterval: time.Second, Logger: zerolog.New(&logs)})
 	v := c.Check(key(1))
 	if v.Superuser || !strings.HasPrefix(v.Reason, "database unreachable: ") {
@@ -398,8 +418,8 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	if n := f.queries.Load(); n != 1 {
 		t.Errorf("%d queries while the database is known down, want 1", n)
 	}
-	if n := strings.Count(logs.String(), `"level":"error"`); n != 1 {
-		t.Errorf("%d error lines, want 1:\n%s", n, logs.String())
+	if out := logs.String(c); strings.Count(out, `"level":"error"`) != 1 {
+		t.Errorf("want 1 error line:\n%s", out)
 	}
 	clk.add(1100 * time.Millisecond)
 	f.setErr(nil)
@@ -491,14 +511,14 @@ func TestLogsNeverHoldCookies(t *testing.T) {
 	admin := f.addUser("1", true, true, 0)
 	f.login("secretcookievalue1", admin, time.Now().Add(time.Hour), testSecret)
 	f.login("secretcookievalue2", f.addUser("2", true, false, 0), time.Now().Add(time.Hour), testSecret)
-	var logs bytes.Buffer
+	var logs logBuffer
 	c, _ := testChecker(t, f, Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 	c.Check("secretcookievalue1")
 	c.Check("secretcookievalue2")
 	c.Check("secretcookievalue3")
 	f.setErr(errors.New("boom"))
 	c.Check("secretcookievalue4")
-	out := logs.String()
+	out := logs.String(c)
 	if strings.Contains(out, "secretcookie") || strings.Contains(out, string(testSecret)) {
 		t.Errorf("a cookie or secret in the log:\n%s", out)
 	}

@@ -115,6 +115,10 @@ type Options struct {
 	// it to Django's TIME_ZONE. PostgreSQL's timestamptz needs nothing.
 	Location *time.Location
 
+	// Logger gets the reasons of lookups (debug), and database failures
+	// (error, at most one line a second of each kind). Lookups log from
+	// their own goroutines: its writer must be safe for concurrent use, as
+	// an *os.File is.
 	Logger zerolog.Logger
 }
 
@@ -253,10 +257,12 @@ type Checker struct {
 	logUnreachable, logDBError, logRate, logBusy limitedLog
 }
 
-// Open validates o and returns a Checker. It does not connect: the
-// database may be down when maintgate starts, and Check then answers
-// "database unreachable: …" until it is back. Open fails only on a
-// configuration error (store, URL, table name, durations), naming it.
+// Open validates o and returns a Checker. It does not wait for the
+// database: the database may be down when maintgate starts, and Check then
+// answers "database unreachable: …" until it is back. It connects once in
+// the background and logs an error if that fails. Open fails only on a
+// configuration error (store, URL, table name, durations), naming it; ctx
+// is not used after Open returns.
 //
 // Each Checker holds two expirable LRU caches, whose cleanup goroutines
 // outlive Close (golang-lru v2.0.7 cannot stop them): open one Checker per
@@ -270,7 +276,23 @@ func Open(ctx context.Context, o Options) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	return newChecker(o, st), nil
+	c := newChecker(o, st)
+	c.wg.Add(1)
+	go c.warm(st)
+	return c, nil
+}
+
+// warm connects once in the background, so the first superuser after a
+// start does not wait for a connection, and a database that is down or
+// misconfigured at start is in the log at once, not at the first admin
+// request.
+func (c *Checker) warm(st store) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.ctx, c.o.QueryTimeout)
+	defer cancel()
+	if err := st.ping(ctx, c.o.Store == StoreDjango); err != nil && c.ctx.Err() == nil {
+		c.log.Error().Err(err).Msg("session database check at start failed: superusers not yet cached are redirected until it works")
+	}
 }
 
 func newChecker(o Options, st store) *Checker {

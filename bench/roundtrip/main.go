@@ -1,14 +1,19 @@
-// Command roundtrip measures lock-step round trips through a RewriteMap
-// prg: program the way Apache drives it: write one key line, wait for the
-// one answer line, repeat. It prints one JSON object per run.
+// Command roundtrip measures lock-step round trips through RewriteMap prg:
+// programs the way Apache drives one: write one key line, wait for the one
+// answer line, repeat.
 //
-//	roundtrip -n 200000 -lines keys.txt -- ./maintgate map -config x.toml
+//	roundtrip -lines keys.txt -batch 5000 -batches 20 \
+//	    -prog echo=./echo -prog maintgate='./maintgate map -config x.toml'
 //
-// Lines are taken from the -lines file in turn (cycled); a line "RANDOM-SESSION"
-// is replaced by a fresh random well-formed session cookie each time, to
-// model a flood of never-seen sessions. Lines with a leading "~" are flood
-// lines: the latencies of the other lines are also reported on their own,
-// as "marked", since their speed is the claim.
+// All programs run side by side and take turns, one batch each, so a noisy
+// neighbour slows them alike; the report gives, per program, the median
+// batch rate and latency percentiles, and the median of the per-batch
+// ratios to the first program (the floor).
+//
+// Lines are taken from the -lines file in turn; "RANDOM-SESSION" in a line
+// is replaced by a fresh random well-formed session key each time (a flood
+// of never-seen sessions). Lines with a leading "~" are flood lines: the
+// latencies of the other lines are also reported on their own ("marked").
 package main
 
 import (
@@ -25,29 +30,52 @@ import (
 	"time"
 )
 
+type prog struct {
+	name    string
+	cmd     *exec.Cmd
+	in      *bufio.Writer
+	closeIn io.Closer
+	out     *bufio.Reader
+	pos     int
+	lat     []time.Duration
+	marked  []time.Duration
+	rates   []float64
+	mrates  []float64
+	answers map[string]int
+}
+
 type result struct {
-	Name      string  `json:"name"`
-	N         int     `json:"n"`
-	PerSecond float64 `json:"per_second"`
-	P50us     float64 `json:"p50_us"`
-	P99us     float64 `json:"p99_us"`
-	// Marked* describe the lines not marked "~", when the file mixes in
-	// flood lines.
-	MarkedN     int            `json:"marked_n,omitempty"`
+	Case        string         `json:"case"`
+	Prog        string         `json:"prog"`
+	Batches     int            `json:"batches"`
+	Batch       int            `json:"batch"`
+	PerSecond   float64        `json:"per_second"`
+	P50us       float64        `json:"p50_us"`
+	P99us       float64        `json:"p99_us"`
+	Ratio       float64        `json:"ratio"` // median of per-batch rate ratios to the floor
+	MarkedRate  float64        `json:"marked_per_second,omitempty"`
 	MarkedP50us float64        `json:"marked_p50_us,omitempty"`
 	MarkedP99us float64        `json:"marked_p99_us,omitempty"`
-	MarkedRate  float64        `json:"marked_per_second,omitempty"`
+	MarkedRatio float64        `json:"marked_ratio,omitempty"`
 	Answers     map[string]int `json:"answers"`
 }
 
+type progFlags []string
+
+func (p *progFlags) String() string     { return strings.Join(*p, ";") }
+func (p *progFlags) Set(s string) error { *p = append(*p, s); return nil }
+
 func main() {
-	n := flag.Int("n", 100000, "round trips")
 	linesFile := flag.String("lines", "", "file of key lines, cycled")
-	name := flag.String("name", "", "name of this run")
-	warm := flag.Int("warmup", 2000, "round trips before measuring")
+	caseName := flag.String("case", "", "name of this case, for the report")
+	batch := flag.Int("batch", 5000, "round trips per batch")
+	batches := flag.Int("batches", 10, "batches per program")
+	warm := flag.Int("warmup", 2000, "round trips per program before measuring")
+	var progs progFlags
+	flag.Var(&progs, "prog", "name=command line (repeatable; the first is the floor)")
 	flag.Parse()
-	if flag.NArg() == 0 || *linesFile == "" {
-		fmt.Fprintln(os.Stderr, "usage: roundtrip -lines FILE [-n N] -- program args...")
+	if len(progs) == 0 || *linesFile == "" {
+		fmt.Fprintln(os.Stderr, "usage: roundtrip -lines FILE -prog name=cmd [-prog name=cmd]...")
 		os.Exit(2)
 	}
 	data, err := os.ReadFile(*linesFile)
@@ -57,76 +85,121 @@ func main() {
 	var lines []string
 	var flood []bool
 	for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		f := strings.HasPrefix(l, "~")
+		flood = append(flood, strings.HasPrefix(l, "~"))
 		lines = append(lines, strings.TrimPrefix(l, "~"))
-		flood = append(flood, f)
 	}
-	cmd := exec.Command(flag.Arg(0), flag.Args()[1:]...)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		fail(err)
+	var ps []*prog
+	for _, spec := range progs {
+		name, cmdline, ok := strings.Cut(spec, "=")
+		if !ok {
+			fail(fmt.Errorf("-prog %q: want name=command", spec))
+		}
+		args := strings.Fields(cmdline)
+		p := &prog{name: name, cmd: exec.Command(args[0], args[1:]...), answers: map[string]int{}}
+		p.cmd.Stderr = io.Discard
+		in, err := p.cmd.StdinPipe()
+		if err != nil {
+			fail(err)
+		}
+		out, err := p.cmd.StdoutPipe()
+		if err != nil {
+			fail(err)
+		}
+		if err := p.cmd.Start(); err != nil {
+			fail(err)
+		}
+		p.in, p.closeIn, p.out = bufio.NewWriter(in), in, bufio.NewReader(out)
+		ps = append(ps, p)
 	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		fail(err)
-	}
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	out := bufio.NewReader(outp)
-	w := bufio.NewWriter(in)
-	ask := func(i int) (string, time.Duration) {
-		l := lines[i%len(lines)]
+	ask := func(p *prog, record bool) {
+		i := p.pos % len(lines)
+		p.pos++
+		l := lines[i]
 		if strings.Contains(l, "RANDOM-SESSION") {
 			l = strings.Replace(l, "RANDOM-SESSION", randomKey(), 1)
 		}
 		start := time.Now()
-		w.WriteString(l)
-		w.WriteByte('\n')
-		if err := w.Flush(); err != nil {
-			fail(err)
+		p.in.WriteString(l)
+		p.in.WriteByte('\n')
+		if err := p.in.Flush(); err != nil {
+			fail(fmt.Errorf("%s: write: %w", p.name, err))
 		}
-		a, err := out.ReadString('\n')
+		a, err := p.out.ReadString('\n')
 		if err != nil {
-			fail(fmt.Errorf("read answer: %w", err))
+			fail(fmt.Errorf("%s: read answer: %w", p.name, err))
 		}
-		return a, time.Since(start)
-	}
-	for i := 0; i < *warm; i++ {
-		ask(i)
-	}
-	lat := make([]time.Duration, 0, *n)
-	var marked []time.Duration
-	answers := map[string]int{}
-	start := time.Now()
-	for i := 0; i < *n; i++ {
-		a, d := ask(i)
-		answers[strings.TrimSpace(a)]++
-		lat = append(lat, d)
-		if !flood[i%len(lines)] {
-			marked = append(marked, d)
+		d := time.Since(start)
+		if record {
+			p.answers[strings.TrimSpace(a)]++
+			p.lat = append(p.lat, d)
+			if !flood[i] {
+				p.marked = append(p.marked, d)
+			}
 		}
 	}
-	total := time.Since(start)
-	in.Close()
-	io.Copy(io.Discard, out)
-	cmd.Wait()
-	r := result{Name: *name, N: *n, PerSecond: float64(*n) / total.Seconds(), Answers: answers}
-	r.P50us, r.P99us = pct(lat, 50), pct(lat, 99)
-	if len(marked) != len(lat) {
-		r.MarkedN = len(marked)
-		r.MarkedP50us, r.MarkedP99us = pct(marked, 50), pct(marked, 99)
-		var sum time.Duration
-		for _, d := range marked {
-			sum += d
+	for _, p := range ps {
+		for i := 0; i < *warm; i++ {
+			ask(p, false)
 		}
-		r.MarkedRate = float64(len(marked)) / sum.Seconds()
 	}
-	json.NewEncoder(os.Stdout).Encode(r)
+	for b := 0; b < *batches; b++ {
+		for _, p := range ps {
+			m0 := len(p.marked)
+			start := time.Now()
+			for i := 0; i < *batch; i++ {
+				ask(p, true)
+			}
+			p.rates = append(p.rates, float64(*batch)/time.Since(start).Seconds())
+			if n := len(p.marked) - m0; n > 0 && n < *batch {
+				var sum time.Duration
+				for _, d := range p.marked[m0:] {
+					sum += d
+				}
+				p.mrates = append(p.mrates, float64(n)/sum.Seconds())
+			}
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	floor := ps[0]
+	for _, p := range ps {
+		p.closeIn.Close()
+		io.Copy(io.Discard, p.out)
+		p.cmd.Wait()
+		r := result{Case: *caseName, Prog: p.name, Batches: *batches, Batch: *batch, Answers: p.answers,
+			PerSecond: median(p.rates), P50us: pct(p.lat, 50), P99us: pct(p.lat, 99)}
+		var ratios []float64
+		for b := range p.rates {
+			ratios = append(ratios, p.rates[b]/floor.rates[b])
+		}
+		r.Ratio = median(ratios)
+		if len(p.mrates) > 0 {
+			r.MarkedRate, r.MarkedP50us, r.MarkedP99us = median(p.mrates), pct(p.marked, 50), pct(p.marked, 99)
+			var mr []float64
+			for b := range p.mrates {
+				mr = append(mr, p.mrates[b]/floor.rates[b])
+			}
+			r.MarkedRatio = median(mr)
+		}
+		enc.Encode(r)
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func pct(d []time.Duration, p int) float64 {
+	if len(d) == 0 {
+		return 0
+	}
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return float64(s[(len(s)-1)*p/100]) / 1e3

@@ -9,8 +9,9 @@ import (
 	"github.com/maintgate/maintgate/config"
 )
 
-// runToken issues a bypass token. The cookie value is alone on the first
-// line of stdout so scripts can take it with `head -1`.
+// runToken issues a bypass token. The cookie value is all that goes to
+// stdout, so `$(maintgate token issue)` is the value; the note on the
+// cookie name and expiry goes to stderr.
 func runToken(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "issue" {
 		return usageError("token: the only subcommand is: token issue [--ttl D] [--label L]")
@@ -41,6 +42,6 @@ func runToken(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("token issue: %w", err)
 	}
 	fmt.Fprintln(e.stdout, v)
-	fmt.Fprintf(e.stdout, "# cookie %s, label %q, expires %s\n", cfg.Token.Cookie, *label, now.Add(*ttl).Local().Format(time.RFC3339))
+	fmt.Fprintf(e.stderr, "# cookie %s, label %q, expires %s\n", cfg.Token.Cookie, *label, now.Add(*ttl).Local().Format(time.RFC3339))
 	return nil
 }

@@ -42,6 +42,9 @@ func StartPostgres(t testing.TB) string {
 // of initdb on PATH.
 func PostgresBin() (string, error) {
 	if d := os.Getenv("PGBIN"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err != nil {
+			return "", fmt.Errorf("PGBIN=%s: no postgres binary there: %v", d, err)
+		}
 		return d, nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Turns bench/results/* into BENCHMARKS.md and bench/results/roundtrip.png.
+
+Every figure in BENCHMARKS.md comes from a results file written by
+scripts/bench.sh; nothing here is typed in by hand. Sections whose results
+file is missing are left out.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RES = os.path.join(HERE, "results")
+
+
+def load_jsonl(name):
+    path = os.path.join(RES, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def load_json(name):
+    path = os.path.join(RES, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+CASES = [
+    ("off", "flag off (Apache would not even ask)"),
+    ("static", "static path"),
+    ("whitelisted", "whitelisted IP"),
+    ("token", "valid bypass token"),
+    ("superuser", "cached superuser session"),
+    ("redirect", "redirect"),
+    ("flood10", "10% never-seen session cookies"),
+    ("flood50", "50% never-seen session cookies"),
+]
+
+
+def roundtrip_section(rows):
+    by = {}
+    for r in rows:
+        by.setdefault(r["case"], {})[r["prog"]] = r
+    any_row = rows[0]
+    out = []
+    out.append("## Lock-step round trips through the pipe\n")
+    out.append(
+        "One key line written, one answer read, repeated, as Apache drives a `prg:` map "
+        "(`bench/roundtrip`). The floors are programs that answer `allow` at once: "
+        "`bench/echo/echo.c` (C) and `bench/goecho` (Go). All three run side by side and "
+        "take turns, %d batches of %d round trips each, so noise hits them alike; rates are "
+        "medians of the batch rates, ratios are medians of the per-batch ratios "
+        "(maintgate's rate over the floor's in the same turn).\n" % (any_row["batches"], any_row["batch"]))
+    out.append("| path | maintgate rt/s | p50 µs | p99 µs | C echo rt/s | Go echo rt/s | × C floor | × Go floor |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    plot = []
+    for case, label in CASES:
+        if case not in by:
+            continue
+        c = by[case]
+        mg, ce, ge = c["maintgate"], c["echo"], c["goecho"]
+        out.append("| %s | %.0f | %.1f | %.1f | %.0f | %.0f | %.2f | %.2f |" % (
+            label, mg["per_second"], mg["p50_us"], mg["p99_us"], ce["per_second"], ge["per_second"],
+            mg["ratio"], mg["ratio"] / ge["ratio"]))
+        plot.append((label, mg["per_second"], ce["per_second"], ge["per_second"]))
+    floods = [c for c in ("flood10", "flood50") if c in by]
+    if floods:
+        out.append("")
+        out.append("In the floods, the other lines (whitelisted requests) measured on their own "
+                   "(rate = 1 / mean latency of those lines):\n")
+        out.append("| mix | other lines' rate | p50 µs | p99 µs | × C floor | answers |")
+        out.append("|---|---:|---:|---:|---:|---|")
+        for case in floods:
+            mg = by[case]["maintgate"]
+            out.append("| %s | %.0f | %.1f | %.1f | %.2f | %s |" % (
+                dict(CASES)[case], mg["marked_per_second"], mg["marked_p50_us"], mg["marked_p99_us"],
+                mg["marked_ratio"], ", ".join("%s %d" % kv for kv in sorted(mg["answers"].items()))))
+    out.append("\n![round trips per second per path](bench/results/roundtrip.png)\n")
+    make_plot(plot)
+    return "\n".join(out)
+
+
+def make_plot(plot):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report: python3-matplotlib missing; no plot", file=sys.stderr)
+        return
+    labels = [p[0] for p in plot]
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    x = range(len(plot))
+    w = 0.27
+    ax.bar([i - w for i in x], [p[1] for p in plot], w, label="maintgate")
+    ax.bar(list(x), [p[2] for p in plot], w, label="C echo (floor)")
+    ax.bar([i + w for i in x], [p[3] for p in plot], w, label="Go echo (floor)")
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("round trips / s (median)")
+    ax.set_title("maintgate map: lock-step round trips per path vs. trivial echo programs")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RES, "roundtrip.png"), dpi=100)
+
+
+def main():
+    parts = []
+    rt = load_jsonl("roundtrip.jsonl")
+    if rt:
+        parts.append(roundtrip_section(rt))
+    for name in ("apache.md", "memory.md", "checker.md", "django.md", "session.md"):
+        p = os.path.join(RES, name)
+        if os.path.exists(p):
+            with open(p) as f:
+                parts.append(f.read().strip() + "\n")
+    env = load_json("env.json") or {}
+    head = ["# Benchmarks", "",
+            "Written by `scripts/bench.sh` (raw results in `bench/results/`); do not edit by hand.",
+            "Machine: %s. Shared and noisy: compare ratios measured in one run, not absolute times "
+            "across runs." % env.get("machine", "2 cores, 24 GiB (the project's CI machine kind)"), ""]
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(head + parts))
+
+
+if __name__ == "__main__":
+    main()

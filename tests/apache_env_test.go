@@ -1,0 +1,746 @@
+package tests
+
+// The Apache harness: a real Apache httpd (Debian's apache2) started from a
+// generated configuration that Includes the SHIPPED apache-conf/ snippets,
+// in front of a real HTTP backend, with `maintgate map` as its RewriteMap
+// program. Only paths differ from what an operator installs, and those are
+// set the way the snippets offer: Define lines read before maintgate.conf.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// apacheModules are loaded from the Debian module directory; mpm_event is
+// replaced by mpm_prefork when missing.
+var apacheModules = []string{
+	"mpm_event", "authn_core", "authz_core", "authz_user", "auth_basic",
+	"authnz_external", "rewrite", "headers", "proxy", "proxy_http", "alias",
+	"mime", "dir", "env", "setenvif",
+}
+
+const apacheModuleDir = "/usr/lib/apache2/modules"
+
+// apacheBin finds Debian's apache2 (in /usr/sbin, which may be missing from
+// a non-root PATH).
+func apacheBin() string {
+	for _, p := range []string{"/usr/sbin/apache2", "/usr/sbin/httpd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "apache2"
+}
+
+// apacheOpts chooses which shipped snippets the vhost includes, and the
+// maintgate configuration.
+type apacheOpts struct {
+	// variant is "vhost" (the 302 snippet, default) or "503".
+	variant string
+	// skipStatic includes maintgate-skip-static.conf.
+	skipStatic bool
+	// authz includes maintgate-authz.conf (location /staff/), plus a
+	// test-only location /staff-env/ using the environment method.
+	authz bool
+	// toml sets keys of the shipped example maintgate.toml: "key" or
+	// "section.key" to a TOML value.
+	toml map[string]string
+}
+
+// apacheEnv is one running Apache with its maintgate files.
+type apacheEnv struct {
+	t       testing.TB
+	dir     string
+	conf    string
+	cfg     string // maintgate.toml
+	flag    string
+	state   string
+	bin     string // maintgate, reachable by Apache's User
+	keyFile string
+	port    int
+	base    string // http://127.0.0.1:PORT
+	backend *backend
+	opts    apacheOpts
+}
+
+// apacheUser is the user Apache's children run as when started by root:
+// www-data on Debian.
+func apacheUser() (uid, gid int, name, group string) {
+	for _, n := range []string{"www-data", "nobody"} {
+		u, err := user.Lookup(n)
+		if err != nil {
+			continue
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+		g, err := user.LookupGroupId(u.Gid)
+		if err != nil {
+			continue
+		}
+		return uid, gid, n, g.Name
+	}
+	return -1, -1, "", ""
+}
+
+// startApache builds the environment and starts Apache; everything is
+// stopped and removed in t.Cleanup.
+func startApache(t *testing.T, o apacheOpts) *apacheEnv {
+	t.Helper()
+	requireTool(t, apacheBin(), "Apache httpd (Debian package apache2)")
+	if o.variant == "" {
+		o.variant = "vhost"
+	}
+	if o.authz {
+		if _, err := os.Stat(filepath.Join(apacheModuleDir, "mod_authnz_external.so")); err != nil {
+			requireTool(t, filepath.Join(apacheModuleDir, "mod_authnz_external.so"), "mod_authnz_external (Debian package libapache2-mod-authnz-external)")
+		}
+	}
+	// Not t.TempDir: that directory is 0700 root, and Apache's children
+	// (www-data) must read the page, the state map and the static files,
+	// and run the authz checker.
+	dir, err := os.MkdirTemp("", "maintgate-apache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("MAINTGATE_KEEP") != "" {
+			t.Logf("kept %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	must(t, os.Chmod(dir, 0o755))
+	a := &apacheEnv{t: t, dir: dir, opts: o}
+	a.cfg = filepath.Join(dir, "maintgate.toml")
+	a.flag = filepath.Join(dir, "state", "maintenance")
+	a.state = filepath.Join(dir, "state", "state.map")
+	a.keyFile = filepath.Join(dir, "token.key")
+	for _, d := range []string{"state", "www/static", "www/media", "page", "bin"} {
+		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	writeFile(t, filepath.Join(dir, "www/static/app.css"), "body { color: #123; }\n")
+	writeFile(t, filepath.Join(dir, "www/media/logo.txt"), "a media file\n")
+	writeFile(t, filepath.Join(dir, "www/robots.txt"), "User-agent: *\nDisallow:\n")
+	// The static page and its JSON twin as shipped; `maintgate off` below
+	// renders the page from the shipped template over the copy.
+	copyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.html"), filepath.Join(dir, "page/maintenance.html"), 0o644)
+	copyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.json"), filepath.Join(dir, "page/maintenance.json"), 0o644)
+
+	// The binary, where www-data can run it (the authz checker).
+	a.bin = filepath.Join(dir, "bin", "maintgate")
+	if err := os.Link(maintgate, a.bin); err != nil {
+		copyFile(t, maintgate, a.bin, 0o755)
+	}
+	// The RewriteMap program is the binary behind a wrapper that keeps a
+	// copy of every key line Apache sends (lines.log), to count lookups.
+	// Apache's pipe goes straight to maintgate's stdout; the wrapper closes
+	// its own copy, so a killed maintgate is end-of-file for Apache, as
+	// without the wrapper. Anything but `map` is exec'd as is.
+	wrapper := filepath.Join(dir, "bin", "maintgate-wrapper.sh")
+	writeFileMode(t, wrapper, fmt.Sprintf(`#!/bin/sh
+if [ "$1" != map ]; then exec %[1]s "$@"; fi
+exec 4<&0
+tee -a %[2]s <&4 4<&- 2>/dev/null | %[1]s "$@" 4<&- &
+exec 0<&- 1>&- 4<&-
+wait
+`, a.bin, filepath.Join(dir, "lines.log")), 0o755)
+
+	// The token key: readable by the checker (www-data), not by everyone.
+	key := make([]byte, 32)
+	rand.Read(key)
+	writeFileMode(t, a.keyFile, string(key), 0o640)
+	uid, gid, uname, gname := apacheUser()
+	if os.Geteuid() == 0 && uid >= 0 {
+		must(t, os.Chown(a.keyFile, 0, gid))
+	}
+
+	// maintgate.toml: the shipped example with this environment's paths.
+	example, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintgate.toml"))
+	must(t, err)
+	settings := map[string]string{
+		"flag_file":      strconv.Quote(a.flag),
+		"state_map":      strconv.Quote(a.state),
+		"page_template":  strconv.Quote(filepath.Join(repoRoot, "apache-conf/maintenance.html.tmpl")),
+		"page_file":      strconv.Quote(filepath.Join(dir, "page/maintenance.html")),
+		"token.key_file": strconv.Quote(a.keyFile),
+		"log.level":      `"debug"`,
+	}
+	for k, v := range o.toml {
+		settings[k] = v
+	}
+	cfgText := string(example)
+	for k, v := range settings {
+		cfgText = tomlSet(t, cfgText, k, v)
+	}
+	writeFile(t, a.cfg, cfgText)
+
+	// The install step the contract requires: the state map exists before
+	// Apache starts (and `off` renders the page from the template).
+	a.mg(t, "off")
+	if _, err := os.Stat(a.state); err != nil {
+		t.Fatalf("maintgate off did not write the state map: %v", err)
+	}
+
+	a.backend = startBackend(t)
+	a.port = freePort(t)
+	a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
+	a.conf = filepath.Join(dir, "httpd.conf")
+	writeFile(t, a.conf, a.httpdConf(uname, gname))
+	_ = uid
+	a.start(t)
+	t.Cleanup(a.stop)
+	return a
+}
+
+// httpdConf generates the server configuration around the shipped snippets.
+func (a *apacheEnv) httpdConf(uname, gname string) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("# generated by tests/apache_env_test.go")
+	p("ServerRoot %q", a.dir)
+	p("ServerName 127.0.0.1")
+	p("Listen 127.0.0.1:%d", a.port)
+	p("PidFile %q", filepath.Join(a.dir, "httpd.pid"))
+	p("ErrorLog %q", filepath.Join(a.dir, "error.log"))
+	p("LogLevel warn")
+	p("Mutex file:%s default", a.dir)
+	p("DefaultRuntimeDir %q", a.dir)
+	for _, m := range apacheModules {
+		file := filepath.Join(apacheModuleDir, "mod_"+m+".so")
+		if m == "mpm_event" {
+			if _, err := os.Stat(file); err != nil {
+				m, file = "mpm_prefork", filepath.Join(apacheModuleDir, "mod_mpm_prefork.so")
+			}
+		}
+		if m == "authnz_external" && !a.opts.authz {
+			continue
+		}
+		p("LoadModule %s_module %q", m, file)
+	}
+	if os.Geteuid() == 0 && uname != "" {
+		p("User %s", uname)
+		p("Group %s", gname)
+	}
+	p("TypesConfig /etc/mime.types")
+	p("StartServers 2")
+	p("ServerLimit 4")
+	p("ThreadsPerChild 25")
+	p("MaxRequestWorkers 100")
+	p("Timeout 10")
+	p("KeepAliveTimeout 2")
+	p(`LogFormat "%%h %%U%%q %%>s state=%%{MAINTGATE_STATE}e answer=%%{MAINTGATE_ANSWER}e bypassed=%%{MAINTGATE_BYPASSED}e api=%%{MAINTGATE_API}e" maintgate`)
+	p("CustomLog %q maintgate", filepath.Join(a.dir, "access.log"))
+	p("")
+	p("# The shipped server-wide part, pointed at this environment's paths.")
+	p("Define MAINTGATE_BIN %s", filepath.Join(a.dir, "bin", "maintgate-wrapper.sh"))
+	p("Define MAINTGATE_CONFIG %s", a.cfg)
+	p("Define MAINTGATE_STATE_MAP %s", a.state)
+	p("Define MAINTGATE_WWW %s", filepath.Join(a.dir, "page"))
+	p("Include %q", filepath.Join(repoRoot, "apache-conf/maintgate.conf"))
+	p("")
+	p("<Directory %q>", filepath.Join(a.dir, "www"))
+	p("    Require all granted")
+	p("</Directory>")
+	p("<VirtualHost 127.0.0.1:%d>", a.port)
+	p("    ServerName 127.0.0.1")
+	p("    DocumentRoot %q", filepath.Join(a.dir, "www"))
+	p("    Include %q", filepath.Join(repoRoot, "apache-conf/maintgate-fallback.conf"))
+	if a.opts.skipStatic {
+		p("    Include %q", filepath.Join(repoRoot, "apache-conf/maintgate-skip-static.conf"))
+	}
+	if a.opts.authz {
+		p("    Include %q", filepath.Join(repoRoot, "apache-conf/maintgate-authz.conf"))
+		p("    # Test only: the same checker by the environment method.")
+		p(`    DefineExternalAuth maintgate-env environment "${MAINTGATE_BIN} authz -config ${MAINTGATE_CONFIG}"`)
+		p("    RewriteRule ^/staff-env/ - [E=MAINTGATE_SKIP:1]")
+		p("    <Location /staff-env/>")
+		p("        AuthType Basic")
+		p("        AuthName staff-env")
+		p("        AuthBasicProvider external")
+		p("        AuthExternal maintgate-env")
+		p("        Require valid-user")
+		p("    </Location>")
+	}
+	snippet := "maintgate-vhost.conf"
+	if a.opts.variant == "503" {
+		snippet = "maintgate-503.conf"
+	}
+	p("    Include %q", filepath.Join(repoRoot, "apache-conf", snippet))
+	p("    # The application, as in the original setup (retry=0: use the")
+	p("    # backend again as soon as it is back).")
+	p("    ProxyPreserveHost On")
+	p("    ProxyPass /static/ !")
+	p("    ProxyPass /media/ !")
+	p("    ProxyPass /robots.txt !")
+	p("    ProxyPass / http://%s/ retry=0 timeout=5", a.backend.addr)
+	p("    ProxyPassReverse / http://%s/", a.backend.addr)
+	p("</VirtualHost>")
+	return b.String()
+}
+
+func (a *apacheEnv) start(t testing.TB) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		out, err := exec.Command(apacheBin(), "-f", a.conf, "-k", "start").CombinedOutput()
+		if err != nil {
+			t.Fatalf("apache2 -k start: %v\n%s\nerror.log:\n%s", err, out, a.errorLog())
+		}
+		if err := a.waitReady(10 * time.Second); err == nil {
+			return
+		} else if attempt < 2 && strings.Contains(a.errorLog(), "Address already in use") {
+			// The free port was taken between freePort and bind.
+			a.stop()
+			a.port = freePort(t)
+			a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
+			conf, _ := os.ReadFile(a.conf)
+			re := regexp.MustCompile(`127\.0\.0\.1:\d+\b`)
+			conf = re.ReplaceAllFunc(conf, func(b []byte) []byte {
+				if bytes.Contains(b, []byte(a.backend.addr)) {
+					return b
+				}
+				return []byte(fmt.Sprintf("127.0.0.1:%d", a.port))
+			})
+			writeFile(t, a.conf, string(conf))
+			continue
+		} else {
+			t.Fatalf("apache did not come up: %v\nerror.log:\n%s", err, a.errorLog())
+		}
+	}
+}
+
+// waitReady waits for the pid file and for the port to answer HTTP.
+func (a *apacheEnv) waitReady(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	c := &http.Client{Timeout: time.Second}
+	for {
+		if a.pid() > 0 {
+			resp, err := c.Get(a.base + "/robots.txt")
+			if err == nil {
+				resp.Body.Close()
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (a *apacheEnv) pid() int {
+	b, err := os.ReadFile(filepath.Join(a.dir, "httpd.pid"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// stop stops Apache and makes sure that neither it nor a map process of
+// this environment is left running.
+func (a *apacheEnv) stop() {
+	pid := a.pid()
+	exec.Command(apacheBin(), "-f", a.conf, "-k", "stop").Run()
+	deadline := time.Now().Add(10 * time.Second)
+	for pid > 0 && alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pid > 0 && alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Children of Apache and map processes are ours by their command
+	// line, which names this environment's directory.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		left := a.procs("")
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, p := range left {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Remove(filepath.Join(a.dir, "httpd.pid"))
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	// A zombie is as good as gone.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+// procs lists the live processes whose command line mentions this
+// environment's directory (and sub, when not empty).
+func (a *apacheEnv) procs(sub string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		if strings.Contains(cmd, a.dir) && (sub == "" || strings.Contains(cmd, sub)) && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// mapPIDs returns the running `maintgate map` processes of this Apache.
+func (a *apacheEnv) mapPIDs() []int {
+	return a.procs(a.bin + " map ")
+}
+
+func (a *apacheEnv) errorLog() string {
+	b, _ := os.ReadFile(filepath.Join(a.dir, "error.log"))
+	return string(b)
+}
+
+// lookups is the number of key lines Apache has sent to maintgate.
+func (a *apacheEnv) lookups() int {
+	b, _ := os.ReadFile(filepath.Join(a.dir, "lines.log"))
+	return bytes.Count(b, []byte{'\n'})
+}
+
+// keyLines returns the key lines Apache has sent so far.
+func (a *apacheEnv) keyLines() []string {
+	b, _ := os.ReadFile(filepath.Join(a.dir, "lines.log"))
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// mg runs maintgate with this environment's config and fails the test on
+// an exit status other than 0.
+func (a *apacheEnv) mg(t testing.TB, args ...string) string {
+	t.Helper()
+	out, code := a.mgCode(t, args...)
+	if code != 0 {
+		t.Fatalf("maintgate %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+func (a *apacheEnv) mgCode(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	full := append([]string{args[0], "-config", a.cfg}, args[1:]...)
+	if args[0] == "token" {
+		full = append([]string{"token", args[1], "-config", a.cfg}, args[2:]...)
+	}
+	cmd := exec.Command(maintgate, full...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("maintgate %v: %v", args, err)
+	}
+	return stdout.String() + stderr.String(), code
+}
+
+// tokenIssue returns a fresh bypass token.
+func (a *apacheEnv) tokenIssue(t testing.TB) string {
+	t.Helper()
+	full := []string{"token", "issue", "-config", a.cfg, "--ttl", "1h", "--label", "apache-test"}
+	out, err := exec.Command(maintgate, full...).Output()
+	if err != nil {
+		t.Fatalf("maintgate token issue: %v", err)
+	}
+	tok := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	if tok == "" {
+		t.Fatal("maintgate token issue printed no token")
+	}
+	return tok
+}
+
+// waitState waits until the state map says want (the map process keeps it
+// in step with the flag file).
+func (a *apacheEnv) waitState(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(a.state)
+		if strings.Contains(string(b), "\nstate "+want+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state map still says %q, want state %s", b, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// --- HTTP client side: what curl or a browser sees.
+
+// reply is one response, read whole.
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r reply) String() string {
+	return fmt.Sprintf("%d %s location=%q cache-control=%q body=%.80q", r.status, http.StatusText(r.status),
+		r.header.Get("Location"), r.header.Get("Cache-Control"), r.body)
+}
+
+// newClient returns a client that does not follow redirects (like curl -I)
+// and, with from set, connects from that loopback address (127.0.0.2 etc.
+// are all loopback on Linux), so Apache sees it as REMOTE_ADDR.
+func newClient(from string) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         d.DialContext,
+			MaxIdleConnsPerHost: 64,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+var defaultClient = newClient("")
+
+// get requests path with extra header lines ("Name: value").
+func (a *apacheEnv) get(t testing.TB, path string, headers ...string) reply {
+	t.Helper()
+	return a.getFrom(t, defaultClient, path, headers...)
+}
+
+func (a *apacheEnv) getFrom(t testing.TB, c *http.Client, path string, headers ...string) reply {
+	t.Helper()
+	r, err := a.do(c, "GET", path, headers...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return r
+}
+
+func (a *apacheEnv) do(c *http.Client, method, path string, headers ...string) (reply, error) {
+	req, err := http.NewRequest(method, a.base+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: string(body)}, nil
+}
+
+// --- the backend: the application behind Apache.
+
+// backend is a small HTTP server that says which path it served, and can
+// be stopped and started again on the same address.
+type backend struct {
+	addr string
+	mu   sync.Mutex
+	srv  *http.Server
+	hits atomic.Int64
+}
+
+func startBackend(t testing.TB) *backend {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	b := &backend{addr: l.Addr().String()}
+	b.serve(l)
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *backend) serve(l net.Listener) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/own-503", func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		w.Header().Set("Retry-After", "7")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "backend: own 503\n")
+	})
+	mux.HandleFunc("/cacheable", func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		fmt.Fprintf(w, "backend: %s\n", r.URL.Path)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Backend", "1")
+		fmt.Fprintf(w, "backend: %s\n", r.URL.Path)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	b.mu.Lock()
+	b.srv = srv
+	b.mu.Unlock()
+	go srv.Serve(l)
+}
+
+// stop closes the listener and every connection: the application is down.
+func (b *backend) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv != nil {
+		b.srv.Close()
+		b.srv = nil
+	}
+}
+
+// start serves again on the same address.
+func (b *backend) start(t testing.TB) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if l, err = net.Listen("tcp", b.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, err)
+	b.serve(l)
+}
+
+// --- small helpers.
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t testing.TB, path, text string) {
+	t.Helper()
+	writeFileMode(t, path, text, 0o644)
+}
+
+func writeFileMode(t testing.TB, path, text string, mode os.FileMode) {
+	t.Helper()
+	must(t, os.WriteFile(path, []byte(text), mode))
+	must(t, os.Chmod(path, mode))
+}
+
+func copyFile(t testing.TB, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	must(t, err)
+	writeFileMode(t, to, string(b), mode)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// tomlSet replaces the value of key ("key" at top level or "section.key")
+// in TOML text, including a multi-line array value. The key must be there:
+// the tests change only what the shipped example already says.
+func tomlSet(t testing.TB, text, key, value string) string {
+	t.Helper()
+	section, name := "", key
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		section, name = key[:i], key[i+1:]
+	}
+	var out []string
+	cur := ""
+	done := false
+	sc := bufio.NewScanner(strings.NewReader(text))
+	skipping := false
+	for sc.Scan() {
+		line := sc.Text()
+		trim := strings.TrimSpace(line)
+		if skipping {
+			if strings.HasPrefix(trim, "]") {
+				skipping = false
+			}
+			continue
+		}
+		if strings.HasPrefix(trim, "[") && !strings.Contains(trim, "=") {
+			cur = strings.Trim(trim, "[] ")
+		}
+		if !done && cur == section && strings.HasPrefix(trim, name+" ") && strings.Contains(trim, "=") {
+			rest := strings.TrimSpace(trim[strings.IndexByte(trim, '=')+1:])
+			if strings.HasPrefix(rest, "[") && !strings.Contains(rest, "]") {
+				skipping = true
+			}
+			out = append(out, name+" = "+value)
+			done = true
+			continue
+		}
+		out = append(out, line)
+	}
+	if !done {
+		t.Fatalf("tomlSet: %s not in the example config", key)
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// withTimeout runs f, failing the test when it takes longer than d.
+func withTimeout(t testing.TB, d time.Duration, what string, f func(ctx context.Context)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); f(ctx) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done
+		t.Fatalf("%s: timed out after %v", what, d)
+	}
+}
