@@ -79,6 +79,9 @@ type Session struct {
 	MissRate      float64  `toml:"miss_rate"`
 	MaxConns      int      `toml:"max_conns"`
 	CookieAge     Duration `toml:"cookie_age"`
+	// TimeZone is the zone of zoneless expire_date values (SQLite, MySQL):
+	// "UTC" for Django's USE_TZ = True, else Django's TIME_ZONE.
+	TimeZone string `toml:"time_zone"`
 }
 
 // Duration is a time.Duration written as "60s" in TOML and printed back the
@@ -124,6 +127,7 @@ func Default() *Config {
 			MissRate:      50,
 			MaxConns:      4,
 			CookieAge:     Duration{1209600 * time.Second},
+			TimeZone:      "UTC",
 		},
 	}
 }
@@ -275,6 +279,9 @@ func (c *Config) validate() []string {
 	}
 	if s.MaxConns < 1 || s.MaxConns > 64 {
 		bad("session.max_conns", "must be between 1 and 64, got %d", s.MaxConns)
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+		bad("session.time_zone", "%q is not a time zone name", s.TimeZone)
 	}
 	if (c.PageTemplate == "") != (c.PageFile == "") {
 		bad("page_template", "page_template and page_file go together")

@@ -262,6 +262,10 @@ func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, str
 	} else {
 		warning = "session.secret_key_file is not set: session data is trusted as the database holds it, without checking Django's signature or the password hash"
 	}
+	loc, err := time.LoadLocation(sc.TimeZone)
+	if err != nil {
+		return nil, "", fmt.Errorf("session.time_zone: %w", err)
+	}
 	c, err := session.Open(context.Background(), session.Options{
 		Store:            sc.Store,
 		Database:         sc.Database,
@@ -275,6 +279,7 @@ func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, str
 		MissRate:         sc.MissRate,
 		MaxConns:         sc.MaxConns,
 		SessionCookieAge: sc.CookieAge.Duration,
+		Location:         loc,
 		Logger:           *lg,
 	})
 	if err != nil {

@@ -16,8 +16,7 @@ import (
 // pool of its own: at most maxConns connections, opened on first use (a
 // server that is down at start costs nothing until a lookup needs it).
 // Each connection prepares and caches its statements (pgx's default
-// QueryExecModeCacheStatement), and re-prepares them if a migration
-// changes a table.
+// QueryExecModeCacheStatement), and prepares one again after it failed.
 type pgStore struct {
 	cfg *pgx.ConnConfig
 	q   queries

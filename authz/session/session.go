@@ -381,15 +381,15 @@ func (c *Checker) miss(k cacheKey, cookie string, sess *Session, until, now time
 			c.mu.Unlock()
 			return Verdict{Reason: r}
 		}
-		if !c.take(now) {
-			c.mu.Unlock()
-			c.logRate.warn(&c.log, now, "session lookups over the miss rate limit: answering not-a-superuser without a query", "miss_rate", c.o.MissRate)
-			return Verdict{Reason: ReasonRateLimit}
-		}
 		if len(c.calls) >= c.maxInflight {
 			c.mu.Unlock()
 			c.logBusy.warn(&c.log, now, "session lookups: too many in flight, the database is slow; answering not-a-superuser without a query", "in_flight", c.maxInflight)
 			return Verdict{Reason: ReasonBusy}
+		}
+		if !c.take(now) {
+			c.mu.Unlock()
+			c.logRate.warn(&c.log, now, "session lookups over the miss rate limit: answering not-a-superuser without a query", "miss_rate", c.o.MissRate)
+			return Verdict{Reason: ReasonRateLimit}
 		}
 		cl = &call{done: make(chan struct{})}
 		c.calls[k] = cl

@@ -56,8 +56,9 @@ var (
 		quote: func(s string) string { return `"` + s + `"` },
 		param: func(n int) string { return "$" + strconv.Itoa(n) },
 		// pgx already prepares and caches statements per connection, and
-		// re-prepares them when a migration changes a table; a
-		// database/sql Stmt would not.
+		// drops a cached statement that fails (after a migration changed
+		// its table, say) so the next use prepares it again; a
+		// database/sql Stmt would keep failing.
 	}
 	dialectSQLite = dialect{
 		name:     "sqlite",
