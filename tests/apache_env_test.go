@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maintgate/maintgate/gate"
 )
 
 // apacheModules are loaded from the Debian module directory; mpm_event is
@@ -475,6 +477,19 @@ func (a *apacheEnv) mgCode(t testing.TB, args ...string) (string, int) {
 		t.Fatalf("maintgate %v: %v", args, err)
 	}
 	return stdout.String() + stderr.String(), code
+}
+
+// on runs `maintgate on` and then waits two poll intervals, so that the map
+// process has seen the new flag before the test sends requests. Without
+// the wait, a request sent within ~10 ms of `on` may be answered "allow" by
+// a map process that has not looked at the flag yet (gate.Answer re-checks
+// a flag that looks off at most every 10 ms, and not while the watcher
+// holds the lock): reported to the lead, see the issue's closing note.
+func (a *apacheEnv) on(t testing.TB, args ...string) string {
+	t.Helper()
+	out := a.mg(t, append([]string{"on"}, args...)...)
+	time.Sleep(2 * gate.PollInterval)
+	return out
 }
 
 // tokenIssue returns a fresh bypass token.

@@ -130,7 +130,7 @@ func basicAuth(user, pass string) string {
 func TestApache1_MaintenanceOn(t *testing.T) {
 	t.Run("302 variant", func(t *testing.T) {
 		a := startApache(t, apacheOpts{})
-		a.mg(t, "on", "--message", "Database upgrade in progress.")
+		a.on(t, "--message", "Database upgrade in progress.")
 
 		// The original's `curl -I` lines are HEAD requests.
 		r, err := a.do(defaultClient, "HEAD", "/de/map/")
@@ -169,7 +169,7 @@ func TestApache1_MaintenanceOn(t *testing.T) {
 
 	t.Run("503 variant", func(t *testing.T) {
 		a := startApache(t, apacheOpts{variant: "503"})
-		a.mg(t, "on", "--message", "Database upgrade in progress.", "--until", "30m")
+		a.on(t, "--message", "Database upgrade in progress.", "--until", "30m")
 
 		for _, method := range []string{"HEAD", "GET"} {
 			r, err := a.do(defaultClient, method, "/de/map/")
@@ -192,7 +192,7 @@ func TestApache1_MaintenanceOn(t *testing.T) {
 		wantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
 
 		// No announced end: no Retry-After.
-		a.mg(t, "on", "--clear")
+		a.on(t, "--clear")
 		eventually(t, 2*time.Second, func() string {
 			r := a.get(t, "/de/map/")
 			if r.status != 503 || r.header.Get("Retry-After") != "" {
@@ -210,7 +210,7 @@ func TestApache2_Whitelist(t *testing.T) {
 		"whitelist":       `["127.0.0.2", "127.0.10.0/24"]`,
 		"trusted_proxies": `["127.0.0.4"]`,
 	}})
-	a.mg(t, "on", "--allow", "127.0.0.3")
+	a.on(t, "--allow", "127.0.0.3")
 	from := func(ip string) *http.Client { return newClient(ip) }
 
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.1"), "/de/map/"), "from 127.0.0.1")
@@ -228,7 +228,7 @@ func TestApache2_Whitelist(t *testing.T) {
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.4"), "/de/map/"), "the trusted proxy itself")
 
 	// The window's own --allow goes with --clear; the configured whitelist stays.
-	a.mg(t, "on", "--clear")
+	a.on(t, "--clear")
 	eventually(t, 2*time.Second, func() string {
 		if r := a.getFrom(t, from("127.0.0.3"), "/de/map/"); r.status != http.StatusFound {
 			return fmt.Sprintf("127.0.0.3 after on --clear: got %v, want 302", r)
@@ -310,7 +310,7 @@ func (d *djangoFixture) cookie(t testing.TB, name string) string {
 func TestApache3_SuperuserSession(t *testing.T) {
 	dj := newDjango(t)
 	a := startApache(t, apacheOpts{toml: dj.toml(nil)})
-	a.mg(t, "on")
+	a.on(t)
 
 	r := a.get(t, "/de/map/", "Cookie: sessionid="+dj.cookie(t, "superuser"))
 	wantBackend(t, r, "/de/map/", "superuser session")
@@ -370,7 +370,7 @@ func TestApache4_BackendDown(t *testing.T) {
 
 	// Maintenance on while the backend is down: the redirect still works,
 	// and what is let through gets the page, now saying maintenance.
-	a.mg(t, "on")
+	a.on(t)
 	a.wantRedirect(t, a.get(t, "/de/map/"), "maintenance on, backend down")
 	wantPage(t, a.get(t, "/admin/"), 503, []string{"Down for maintenance"}, "/admin/ with the backend down")
 	a.mg(t, "off")
@@ -412,7 +412,7 @@ func TestApache5_OffNoLookups(t *testing.T) {
 	t.Logf("maintenance off: %d requests, 0 map lookups", 20*len(requests))
 
 	// The counter works: one blocked request is one line.
-	a.mg(t, "on")
+	a.on(t)
 	a.wantRedirect(t, a.get(t, "/de/map/"), "maintenance on")
 	eventually(t, time.Second, func() string {
 		if n := a.lookups(); n != 1 {
@@ -570,7 +570,7 @@ func TestApache6_AuthzChecker(t *testing.T) {
 	// Maintenance off: the location is open, no credentials asked.
 	wantBackend(t, a.get(t, "/staff/x"), "/staff/x", "maintenance off, no credentials")
 
-	a.mg(t, "on")
+	a.on(t)
 	// The gate leaves the location to the checker: 401, not 302.
 	r := a.get(t, "/staff/x")
 	wantStatus(t, r, http.StatusUnauthorized, "maintenance on, no credentials")
@@ -616,7 +616,7 @@ func TestApache6_AuthzChecker(t *testing.T) {
 
 func TestApache7_BypassURL(t *testing.T) {
 	a := startApache(t, apacheOpts{})
-	a.mg(t, "on")
+	a.on(t)
 	tok := a.tokenIssue(t)
 
 	// A browser: follows nothing by itself here, but keeps cookies.
@@ -688,7 +688,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 			t.Errorf("the backend's own 503 was not passed through: %v Retry-After=%q", r, r.header.Get("Retry-After"))
 		}
 
-		a.mg(t, "on", "--until", "20m")
+		a.on(t, "--until", "20m")
 		a.wantRedirect(t, a.get(t, "/de/map/"), "browser") // Cache-Control: no-store checked there
 		browserAccept := "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 		a.wantRedirect(t, a.get(t, "/de/map/", browserAccept), "browser Accept header")
@@ -730,7 +730,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 
 	t.Run("503 variant", func(t *testing.T) {
 		a := startApache(t, apacheOpts{variant: "503"})
-		a.mg(t, "on", "--until", "20m")
+		a.on(t, "--until", "20m")
 		r := a.get(t, "/de/map/")
 		wantPage(t, r, 503, []string{"Down for maintenance"}, "browser")
 		wantRetryAfter(t, r, 1200, "browser")
@@ -741,7 +741,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 
 	t.Run("skip static", func(t *testing.T) {
 		a := startApache(t, apacheOpts{skipStatic: true})
-		a.mg(t, "on")
+		a.on(t)
 		for _, p := range []string{"/static/app.css", "/media/logo.txt", "/robots.txt"} {
 			r := a.get(t, p)
 			wantStatus(t, r, 200, p)
@@ -762,7 +762,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 
 func TestApache9_MapKilled(t *testing.T) {
 	a := startApache(t, apacheOpts{skipStatic: true, toml: map[string]string{"whitelist": `["127.0.0.2"]`}})
-	a.mg(t, "on")
+	a.on(t)
 	tok := a.tokenIssue(t)
 	whitelisted := newClient("127.0.0.2")
 	wantBackend(t, a.get(t, "/admin/"), "/admin/", "before: admin path")
@@ -799,7 +799,7 @@ func TestApache9_MapKilled(t *testing.T) {
 	// Apache stops asking.
 	a.mg(t, "off")
 	wantBackend(t, a.get(t, "/de/map/"), "/de/map/", "dead map, maintenance off")
-	a.mg(t, "on")
+	a.on(t)
 	a.wantRedirect(t, a.getFrom(t, whitelisted, "/de/map/"), "dead map, on again: whitelisted")
 
 	// Recovery: a graceful restart starts a new map process.

@@ -20,7 +20,7 @@ type site struct {
 	dir, config, flag, state, log string
 }
 
-func newSite(t *testing.T, extra string) *site {
+func newSite(t testing.TB, extra string) *site {
 	t.Helper()
 	dir := t.TempDir()
 	s := &site{
@@ -34,7 +34,7 @@ func newSite(t *testing.T, extra string) *site {
 	return s
 }
 
-func (s *site) writeConfig(t *testing.T, extra string) {
+func (s *site) writeConfig(t testing.TB, extra string) {
 	t.Helper()
 	text := fmt.Sprintf("flag_file = %q\nstate_map = %q\nwhitelist = [\"192.168.1.100\", \"10.0.0.0/8\"]\n%s\n[log]\nfile = %q\nlevel = \"debug\"\n", s.flag, s.state, extra, s.log)
 	if err := os.WriteFile(s.config+".tmp", []byte(text), 0o644); err != nil {
@@ -45,11 +45,11 @@ func (s *site) writeConfig(t *testing.T, extra string) {
 	}
 }
 
-func (s *site) on(t *testing.T)  { t.Helper(); s.run(t, 0, "on") }
-func (s *site) off(t *testing.T) { t.Helper(); s.run(t, 0, "off") }
+func (s *site) on(t testing.TB)  { t.Helper(); s.run(t, 0, "on") }
+func (s *site) off(t testing.TB) { t.Helper(); s.run(t, 0, "off") }
 
 // run runs a maintgate command against this site and returns its stdout.
-func (s *site) run(t *testing.T, wantCode int, args ...string) string {
+func (s *site) run(t testing.TB, wantCode int, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(maintgate, args...)
 	cmd.Env = append(os.Environ(), "MAINTGATE_CONFIG="+s.config)
@@ -69,7 +69,7 @@ func (s *site) run(t *testing.T, wantCode int, args ...string) string {
 }
 
 // logHas reports whether a JSON log line has all of the given fields.
-func (s *site) logHas(t *testing.T, fields map[string]string) bool {
+func (s *site) logHas(t testing.TB, fields map[string]string) bool {
 	t.Helper()
 	for _, line := range strings.Split(s.logText(t), "\n") {
 		var m map[string]any
@@ -92,7 +92,7 @@ func (s *site) logHas(t *testing.T, fields map[string]string) bool {
 
 // waitLog waits up to a second for text to reach the log (map logs
 // asynchronously) and returns the log.
-func (s *site) waitLog(t *testing.T, text string) string {
+func (s *site) waitLog(t testing.TB, text string) string {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
@@ -104,7 +104,7 @@ func (s *site) waitLog(t *testing.T, text string) string {
 	}
 }
 
-func (s *site) logText(t *testing.T) string {
+func (s *site) logText(t testing.TB) string {
 	t.Helper()
 	b, _ := os.ReadFile(s.log)
 	return string(b)
@@ -112,7 +112,7 @@ func (s *site) logText(t *testing.T) string {
 
 // mapProc is a running `maintgate map`, driven in lock step like Apache.
 type mapProc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Reader
@@ -138,9 +138,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startMap(t *testing.T, s *site) *mapProc {
+func startMap(t testing.TB, s *site) *mapProc {
 	t.Helper()
-	cmd := exec.Command(maintgate, "map", "-config", s.config)
+	return startProc(t, exec.Command(maintgate, "map", "-config", s.config))
+}
+
+// startProc starts a prg: map program and stops it when the test ends.
+func startProc(t testing.TB, cmd *exec.Cmd) *mapProc {
+	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +171,7 @@ func startMap(t *testing.T, s *site) *mapProc {
 			<-done
 		}
 		if strings.Contains(errb.String(), "DATA RACE") {
-			t.Errorf("race in maintgate map:\n%s", errb.String())
+			t.Errorf("race in %s:\n%s", cmd.Path, errb.String())
 		}
 	})
 	return m
@@ -179,6 +184,16 @@ func (m *mapProc) ask(line string) string {
 		m.t.Fatalf("write: %v (stderr: %s)", err, m.errb.String())
 	}
 	return m.answer()
+}
+
+// askFast is ask without the watchdog goroutine, for benchmarks.
+func (m *mapProc) askFast(line string) string {
+	io.WriteString(m.in, line+"\n")
+	s, err := m.out.ReadString('\n')
+	if err != nil {
+		m.t.Fatalf("read answer: %v", err)
+	}
+	return s
 }
 
 func (m *mapProc) answer() string {
@@ -367,7 +382,7 @@ func TestMapFlagToggle(t *testing.T) {
 	m.until(blocked, "allow", time.Second)
 }
 
-func waitState(t *testing.T, s *site, want string, limit time.Duration) string {
+func waitState(t testing.TB, s *site, want string, limit time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	var got string
