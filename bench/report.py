@@ -70,6 +70,15 @@ def roundtrip_section(rows):
             label, mg["per_second"], mg["p50_us"], mg["p99_us"], ce["per_second"], ge["per_second"],
             mg["ratio"], mg["ratio"] / ge["ratio"]))
         plot.append((label, mg["per_second"], ce["per_second"], ge["per_second"]))
+    if "redirect" in by and "maintgate_nolog" in by["redirect"]:
+        r = by["redirect"]
+        out.append("")
+        out.append("Logging: the redirect case logs one INFO line per request. The same with "
+                   "`log.level = \"error\"` (no line written): %.0f rt/s, %.2f × C floor, against "
+                   "%.0f rt/s and %.2f × with logging (lines are written after the answer is "
+                   "flushed, through a lock-free buffer)." % (
+                       r["maintgate_nolog"]["per_second"], r["maintgate_nolog"]["ratio"],
+                       r["maintgate"]["per_second"], r["maintgate"]["ratio"]))
     floods = [c for c in ("flood10", "flood50") if c in by]
     if floods:
         out.append("")

@@ -16,6 +16,7 @@ wanted=(
 	postgresql:/usr/lib/postgresql
 	python3-django:/usr/lib/python3/dist-packages/django
 	python3-psycopg2:/usr/lib/python3/dist-packages/psycopg2
+	python3-mysqldb:/usr/lib/python3/dist-packages/MySQLdb
 	mariadb-server:/usr/sbin/mariadbd
 	sqlite3:/usr/bin/sqlite3
 	curl:/usr/bin/curl

@@ -209,7 +209,12 @@ wait
 	writeFile(t, a.conf, a.httpdConf(uname, gname))
 	_ = uid
 	a.start(t)
-	t.Cleanup(a.stop)
+	t.Cleanup(func() {
+		a.stop()
+		if t.Failed() {
+			t.Logf("Apache error log (the map's and the checker's log included):\n%s", tail(a.errorLog(), 6000))
+		}
+	})
 	return a
 }
 
@@ -434,6 +439,14 @@ func (a *apacheEnv) mapPIDs() []int {
 func (a *apacheEnv) errorLog() string {
 	b, _ := os.ReadFile(filepath.Join(a.dir, "error.log"))
 	return string(b)
+}
+
+// tail returns the end of s, at most n bytes.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // lookups is the number of key lines Apache has sent to maintgate.
