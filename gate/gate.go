@@ -311,8 +311,8 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 		}
 	}
 	s := g.snap.Load()
-	if len(l.Text) > 0 && l.Text[0] == '@' {
-		return g.special(l, w, now)
+	if string(l.Text) == "@retry-after" {
+		return retryAfter(w, now)
 	}
 	if l.TooLong {
 		return g.unreadableAnswer(s, l, "line longer than "+strconv.Itoa(rewritemap.MaxLine)+" bytes")
@@ -339,22 +339,18 @@ func (g *Gate) Recover(l rewritemap.Line, v any) string {
 	return rewritemap.Redirect
 }
 
-// special answers "@" keys, which the shipped config uses for more than
-// allow/redirect. "@retry-after": seconds until the flag's end time, for a
-// 503's Retry-After header, or "none".
-func (g *Gate) special(l rewritemap.Line, w *authz.Window, now time.Time) string {
-	switch string(l.Text) {
-	case "@retry-after":
-		if w == nil || w.Flag.Until.IsZero() {
-			return "none"
-		}
-		secs := int64(w.Flag.Until.Sub(now).Seconds() + 0.999)
-		if secs < 1 {
-			secs = 1
-		}
-		return strconv.FormatInt(secs, 10)
+// retryAfter answers the "@retry-after" key, which the shipped 503 config
+// asks for its Retry-After header: whole seconds until the flag's end time,
+// at least 1, or "none" when no end time is set.
+func retryAfter(w *authz.Window, now time.Time) string {
+	if w == nil || w.Flag.Until.IsZero() {
+		return "none"
 	}
-	return "none"
+	secs := int64(w.Flag.Until.Sub(now).Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	return strconv.FormatInt(secs, 10)
 }
 
 func sessionsOf(s *Snapshot) authz.SessionChecker {

@@ -91,6 +91,23 @@ roundtrip() {
 	done
 }
 
+fuzz() { # the protocol end to end with 10 million hostile lines
+	local lines=${FUZZ_LINES:-10000000} start end
+	start=$(date +%s)
+	MAINTGATE_FUZZ_LINES=$lines go test -count=1 -timeout 60m -run '^TestProtocolFuzz$' -v ./tests > "$work/fuzz.log" 2>&1 || { cat "$work/fuzz.log"; exit 1; }
+	end=$(date +%s)
+	{
+		echo "## The protocol under 10 million hostile lines"
+		echo
+		echo "\`MAINTGATE_FUZZ_LINES=$lines go test -run TestProtocolFuzz ./tests\`: random bytes, mutated key lines,"
+		echo "NUL, CR and CRLF, invalid UTF-8, 200 KiB lines and a 16 MiB line every 50,000, piped into"
+		echo "\`maintgate map\` with a canary line of known answer every 7 lines."
+		echo
+		echo "Result: $(grep -E '^(--- PASS|--- FAIL)' "$work/fuzz.log" | head -1), $lines lines in $((end - start)) s"
+		echo "($(grep -o 'seed [0-9]*' "$work/fuzz.log" | head -1)): one answer per line, no desync, no crash."
+	} > "$out/fuzz.md"
+}
+
 for p in $parts; do "$p"; done
 printf '{"machine": "%s, %s cores, Go %s, %s"}\n' "$(uname -m)" "$(nproc)" "$(go env GOVERSION)" "$(date -u +%F)" > "$out/env.json"
 /usr/bin/python3 bench/report.py

@@ -36,6 +36,9 @@ func pageConfig(t *testing.T) (cfg, page string) {
 func runMG(t *testing.T, cfg string, args ...string) string {
 	t.Helper()
 	full := append([]string{args[0], "-config", cfg}, args[1:]...)
+	if args[0] == "config" || args[0] == "token" {
+		full = append([]string{args[0], args[1], "-config", cfg}, args[2:]...)
+	}
 	out, err := exec.Command(maintgate, full...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("maintgate %s: %v\n%s", strings.Join(args, " "), err, out)

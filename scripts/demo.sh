@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# maintgate demo: a real Apache httpd on 127.0.0.1 with maintgate in front of
+# a small backend standing in for the application, all in a temporary
+# directory. Nothing outside it is changed, apart from installing missing
+# Debian packages.
+#
+#   sudo scripts/demo.sh          start, print what to try, wait for Ctrl-C
+#   sudo scripts/demo.sh stop     stop a demo started from another terminal
+#   DEMO_SELFTEST=1 scripts/demo.sh
+#                                 non-interactive: maintenance on -> 302,
+#                                 off -> 200, then stop; exit 0 on success
+#
+# Environment: DEMO_PORT (default 8080, or the next free port),
+# DEMO_VARIANT=503 (the 503 snippet instead of the 302 one),
+# MAINTGATE_BINARY (use this binary instead of building one with go).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+pointer=${TMPDIR:-/tmp}/maintgate-demo.dir   # where a running demo lives
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+apache_bin() {
+    for b in /usr/sbin/apache2 /usr/sbin/httpd; do
+        [ -x "$b" ] && { echo "$b"; return; }
+    done
+    command -v apache2 || true
+}
+
+# stop_demo DIR: stop Apache (which stops the map process), the backend, and
+# remove the directory.
+stop_demo() {
+    local dir=$1
+    [ -d "$dir" ] || return 0
+    if [ -f "$dir/httpd.conf" ]; then
+        "$(apache_bin)" -f "$dir/httpd.conf" -k stop 2>/dev/null || true
+        for _ in $(seq 50); do
+            [ -f "$dir/httpd.pid" ] && kill -0 "$(cat "$dir/httpd.pid")" 2>/dev/null || break
+            sleep 0.1
+        done
+        [ -f "$dir/httpd.pid" ] && kill -9 "$(cat "$dir/httpd.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$dir/backend.pid" ]; then
+        kill "$(cat "$dir/backend.pid")" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+    [ "$(cat "$pointer" 2>/dev/null)" = "$dir" ] && rm -f "$pointer"
+    return 0
+}
+
+if [ "${1:-}" = stop ]; then
+    [ -f "$pointer" ] || die "no demo is running ($pointer is missing)"
+    stop_demo "$(cat "$pointer")"
+    say "demo stopped"
+    exit 0
+fi
+[ $# -eq 0 ] || die "usage: $0 [stop]"
+
+# --- 1. What the demo needs, installed when missing (Debian, as root).
+missing=()
+[ -n "$(apache_bin)" ] || missing+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_authnz_external.so ] || missing+=(libapache2-mod-authnz-external)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}; run as root to install them"
+    say "installing ${missing[*]} ..."
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" -eq 0 ] || die "run as root: Apache's children switch to www-data, and the demo uses loopback aliases"
+apache=$(apache_bin)
+python=$(command -v /usr/bin/python3 || command -v python3 || true)
+[ -n "$python" ] || die "python3 is needed for the demo backend"
+if [ -f "$pointer" ] && [ -d "$(cat "$pointer")" ]; then
+    die "a demo is already running in $(cat "$pointer"); stop it with: $0 stop"
+fi
+
+# --- 2. A directory for everything; readable by www-data (Apache's children
+# serve the page and read the state map from it).
+dir=$(mktemp -d "${TMPDIR:-/tmp}/maintgate-demo.XXXXXX")
+chmod 755 "$dir"
+echo "$dir" > "$pointer"
+cleanup() { stop_demo "$dir"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$dir/state" "$dir/www/static" "$dir/page" "$dir/app/de/map" "$dir/app/admin" "$dir/app/staff"
+
+# --- 3. maintgate.
+if [ -n "${MAINTGATE_BINARY:-}" ]; then
+    install -m 755 "$MAINTGATE_BINARY" "$dir/maintgate"
+else
+    command -v go >/dev/null || die "go is needed to build maintgate (https://go.dev/dl/), or set MAINTGATE_BINARY"
+    say "building maintgate ..."
+    (cd "$repo" && go build -o "$dir/maintgate" ./cmd/maintgate)
+fi
+mg="$dir/maintgate"
+head -c 32 /dev/urandom > "$dir/token.key"
+chmod 640 "$dir/token.key"
+chgrp www-data "$dir/token.key" 2>/dev/null || true
+cp "$repo/apache-conf/maintenance.html" "$repo/apache-conf/maintenance.json" "$dir/page/"
+cat > "$dir/maintgate.toml" <<EOF
+# maintgate demo configuration (see apache-conf/maintgate.toml for every key)
+flag_file = "$dir/state/maintenance"
+state_map = "$dir/state/state.map"
+allow_paths = ["/static/", "/media/", "/maintenance.html", "/maintenance.json", "/robots.txt", "/healthz"]
+admin_paths = ["/admin/"]
+whitelist = ["127.0.0.2"]
+page_template = "$repo/apache-conf/maintenance.html.tmpl"
+page_file = "$dir/page/maintenance.html"
+
+[log]
+level = "debug"
+format = "console"
+
+[token]
+key_file = "$dir/token.key"
+EOF
+# The state map must exist before Apache starts (AH00526 otherwise).
+"$mg" off -config "$dir/maintgate.toml" >/dev/null
+
+# --- 4. The backend: static files served by python3 standing in for the app.
+free_port() {
+    local p=$1
+    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+for p in "" de/map admin staff; do
+    printf '<!DOCTYPE html><title>app</title><h1>The application: /%s</h1>\n' "$p" > "$dir/app/$p/index.html"
+done
+echo "ok" > "$dir/app/healthz"
+echo "body { font-family: sans-serif; }" > "$dir/www/static/app.css"
+backend_port=$(free_port 18000)
+"$python" -m http.server "$backend_port" --bind 127.0.0.1 --directory "$dir/app" > "$dir/backend.log" 2>&1 &
+echo $! > "$dir/backend.pid"
+
+# --- 5. Apache, with the shipped snippets.
+port=$(free_port "${DEMO_PORT:-8080}")
+snippet=maintgate-vhost.conf
+[ "${DEMO_VARIANT:-}" = 503 ] && snippet=maintgate-503.conf
+modules=""
+for m in mpm_event authn_core authz_core authz_user auth_basic authnz_external rewrite headers \
+         proxy proxy_http alias mime dir env setenvif; do
+    modules+="LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so"$'\n'
+done
+cat > "$dir/httpd.conf" <<EOF
+# maintgate demo: a self-contained Apache (not /etc/apache2)
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+ErrorLog "$dir/error.log"
+LogLevel warn
+Mutex file:$dir default
+DefaultRuntimeDir "$dir"
+$modules
+User www-data
+Group www-data
+TypesConfig /etc/mime.types
+LogFormat "%h %U%q %>s maintgate=%{MAINTGATE_ANSWER}e" demo
+CustomLog "$dir/access.log" demo
+
+# What an operator puts in conf-available/ (a2enconf maintgate), pointed here.
+Define MAINTGATE_BIN $mg
+Define MAINTGATE_CONFIG $dir/maintgate.toml
+Define MAINTGATE_STATE_MAP $dir/state/state.map
+Define MAINTGATE_WWW $dir/page
+Include "$repo/apache-conf/maintgate.conf"
+
+<Directory "$dir/www">
+    Require all granted
+</Directory>
+<VirtualHost 127.0.0.1:$port>
+    DocumentRoot "$dir/www"
+    Include "$repo/apache-conf/maintgate-fallback.conf"
+    Include "$repo/apache-conf/maintgate-skip-static.conf"
+    Include "$repo/apache-conf/maintgate-authz.conf"
+    Include "$repo/apache-conf/$snippet"
+    ProxyPass /static/ !
+    ProxyPass / http://127.0.0.1:$backend_port/ retry=0
+    ProxyPassReverse / http://127.0.0.1:$backend_port/
+</VirtualHost>
+EOF
+"$apache" -f "$dir/httpd.conf" -k start || { cat "$dir/error.log" >&2; die "Apache did not start"; }
+base="http://127.0.0.1:$port"
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "$base/healthz" 2>/dev/null && break
+    sleep 0.1
+done
+curl -fsS -o /dev/null "$base/healthz" || { cat "$dir/error.log" >&2; die "Apache does not answer on $base"; }
+
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# --- 6. The self-test, for scripts and CI.
+if [ "${DEMO_SELFTEST:-}" = 1 ]; then
+    fail=0
+    check() { # want got what
+        if [ "$1" = "$2" ]; then say "ok    $3: $2"; else say "FAIL  $3: got $2, want $1"; fail=1; fi
+    }
+    check 200 "$(status "$base/de/map/")" "maintenance off, /de/map/"
+    "$mg" on -config "$dir/maintgate.toml" --message "Demo maintenance" >/dev/null
+    sleep 0.3 # let the map process see the new flag (it polls every 100 ms)
+    want=302; [ "$snippet" = maintgate-503.conf ] && want=503
+    check "$want" "$(status "$base/de/map/")" "maintenance on, /de/map/"
+    check 200 "$(status "$base/admin/")" "maintenance on, /admin/"
+    check 200 "$(status --interface 127.0.0.2 "$base/de/map/")" "maintenance on, whitelisted 127.0.0.2"
+    "$mg" off -config "$dir/maintgate.toml" >/dev/null
+    check 200 "$(status "$base/de/map/")" "maintenance off again, /de/map/"
+    [ $fail = 0 ] || { tail -n 30 "$dir/error.log" >&2; exit 1; }
+    say "demo self-test passed"
+    exit 0
+fi
+
+# --- 7. What to try.
+token=$("$mg" token issue -config "$dir/maintgate.toml" --ttl 8h --label demo | head -n 1)
+cat <<EOF
+
+maintgate demo is running: $base  (Apache $($apache -v | sed -n 's/^Server version: //p'))
+  directory: $dir
+  backend:   python3 http.server on 127.0.0.1:$backend_port
+  logs:      $dir/error.log (Apache and maintgate), $dir/access.log
+
+Try, in another terminal:
+
+  alias mg='$mg -config $dir/maintgate.toml'
+  curl -I $base/de/map/                       # 200: maintenance is off
+  mg on --message "Upgrading the database" --until 30m
+  curl -I $base/de/map/                       # 302 to /maintenance.html
+  curl -I $base/admin/                        # 200: the admin stays reachable
+  curl -I --interface 127.0.0.2 $base/de/map/ # 200: 127.0.0.2 is whitelisted
+  curl -I -H 'Accept: application/json' $base/de/map/   # 503 with a JSON body
+  curl -i "$base/maintgate-bypass?token=$token"   # sets the bypass cookie
+  curl -I -b 'maintgate_bypass=$token' $base/de/map/   # 200, Cache-Control: private
+  curl -I $base/staff/                        # 401: HTTP Basic via maintgate authz
+  curl -I -u any:thing --interface 127.0.0.2 $base/staff/   # 200 (whitelisted)
+  mg status
+  touch $dir/state/maintenance; rm $dir/state/maintenance   # works too
+  mg off
+  kill \$(cat $dir/backend.pid)                # backend down: 503 "temporarily unavailable"
+  open $base/maintenance.html in a browser
+
+Stop with Ctrl-C here, or: $0 stop
+EOF
+while [ -d "$dir" ] && [ -f "$dir/httpd.pid" ]; do sleep 1; done
