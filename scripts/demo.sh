@@ -213,7 +213,7 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
 fi
 
 # --- 7. What to try.
-token=$("$mg" token issue -config "$dir/maintgate.toml" --ttl 8h --label demo | head -n 1)
+token=$("$mg" token issue -config "$dir/maintgate.toml" --ttl 8h --label demo 2>/dev/null | head -n 1)
 cat <<EOF
 
 maintgate demo is running: $base  (Apache $($apache -v | sed -n 's/^Server version: //p'))
