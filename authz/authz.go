@@ -54,6 +54,8 @@ func (r Reason) String() string {
 }
 
 // Request is one request as Apache describes it: fields already decoded.
+// Decide keeps none of its strings after it returns, so they may alias a
+// buffer the caller reuses.
 type Request struct {
 	Peer   netip.Addr // REMOTE_ADDR
 	Path   string     // REQUEST_URI (decoded, no query string)
@@ -159,7 +161,10 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 		}
 		if p.AllowAdmin && sessions != nil {
 			if v, ok := lastCookie(r.Cookie, p.SessionCookie); ok && v != "" {
-				sv := sessions.Check(v)
+				// The request's strings may share a buffer that the next
+				// line reuses; the checker may keep its argument (a
+				// lookup that outlives the answer), so it gets a copy.
+				sv := sessions.Check(strings.Clone(v))
 				d.SessionChecked, d.SessionCached, d.UserID = true, sv.Cached, sv.UserID
 				if sv.Superuser {
 					d.Allow, d.Reason, d.Detail = true, Superuser, sv.Reason

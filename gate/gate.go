@@ -90,6 +90,7 @@ type Gate struct {
 	stamps map[string]stamp // config and the files it names, by path
 
 	unreadable limiter
+	parser     rewritemap.Parser // its strings live until the next line
 
 	// pending is the log line of the last answer, written by After once
 	// the answer is flushed (the map loop is serial, so one slot does).
@@ -317,7 +318,7 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 	if l.TooLong {
 		return g.unreadableAnswer(s, l, "line longer than "+strconv.Itoa(rewritemap.MaxLine)+" bytes")
 	}
-	k, err := rewritemap.ParseKey(l.Text)
+	k, err := g.parser.Parse(l.Text)
 	if err != nil {
 		return g.unreadableAnswer(s, l, err.Error())
 	}

@@ -9,10 +9,12 @@ package rewritemap
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"unsafe"
 )
 
 // MaxLine is the longest key line read as a whole. Apache limits a request
@@ -61,8 +63,8 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 	bw := bufio.NewWriterSize(w, 256)
 	after, _ := a.(Afterer)
 	for {
-		l, err := readLine(br)
-		if err != nil && len(l.Text) == 0 && !l.TooLong {
+		l, raw, err := readLine(br)
+		if err != nil && raw == 0 {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -109,17 +111,20 @@ func runAfter(a Afterer) {
 }
 
 // readLine reads one line, dropping "\n" or "\r\n". A line longer than
-// MaxLine is consumed to its end without being kept.
-func readLine(br *bufio.Reader) (Line, error) {
+// MaxLine is consumed to its end without being kept. raw is the number of
+// bytes read, so that a last line of just "\r" still counts as a line.
+func readLine(br *bufio.Reader) (l Line, raw int, err error) {
 	b, err := br.ReadSlice('\n')
+	raw = len(b)
 	if errors.Is(err, bufio.ErrBufferFull) {
 		// Keep the head for the log; it must be copied before the
 		// buffer is reused by the discarding reads below.
 		head := append([]byte(nil), b[:min(len(b), 256)]...)
 		for errors.Is(err, bufio.ErrBufferFull) {
-			_, err = br.ReadSlice('\n')
+			b, err = br.ReadSlice('\n')
+			raw += len(b)
 		}
-		return Line{Text: head, TooLong: true}, err
+		return Line{Text: head, TooLong: true}, raw, err
 	}
 	if len(b) > 0 && b[len(b)-1] == '\n' {
 		b = b[:len(b)-1]
@@ -127,7 +132,7 @@ func readLine(br *bufio.Reader) (Line, error) {
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
-	return Line{Text: b}, err
+	return Line{Text: b}, raw, err
 }
 
 // Key is a parsed request line: the four fields of the shipped RewriteCond,
@@ -145,37 +150,52 @@ type ParseError struct{ Msg string }
 func (e *ParseError) Error() string { return e.Msg }
 
 // ParseKey parses "ADDR PATH XFF COOKIE". Exactly four fields separated by
-// single spaces; the last three may be empty. The returned strings do not
-// alias line.
+// single spaces; the last three may be empty. The returned strings are the
+// caller's to keep.
 func ParseKey(line []byte) (Key, error) {
+	var p Parser
+	return p.Parse(line)
+}
+
+// Parser parses key lines into one reusable buffer, so the map loop
+// allocates nothing per line. The zero Parser is ready to use.
+type Parser struct{ buf []byte }
+
+// Parse is ParseKey, except that the strings of the returned Key share the
+// Parser's buffer: they are valid until the next call of Parse, and a caller
+// that keeps one beyond that (a background lookup, a cache) must copy it.
+func (p *Parser) Parse(line []byte) (Key, error) {
 	var f [4][]byte
-	n := 0
-	start := 0
-	for i := 0; i <= len(line); i++ {
-		if i == len(line) || line[i] == ' ' {
-			if n == 4 {
-				return Key{}, &ParseError{"more than 4 fields"}
-			}
-			f[n] = line[start:i]
-			n++
-			start = i + 1
+	rest := line
+	for n := 0; n < 3; n++ {
+		i := bytes.IndexByte(rest, ' ')
+		if i < 0 {
+			return Key{}, &ParseError{fmt.Sprintf("%d fields, want 4", n+1)}
 		}
+		f[n], rest = rest[:i], rest[i+1:]
 	}
-	if n < 4 {
-		return Key{}, &ParseError{fmt.Sprintf("%d fields, want 4", n)}
+	if bytes.IndexByte(rest, ' ') >= 0 {
+		return Key{}, &ParseError{"more than 4 fields"}
 	}
+	f[3] = rest
 	var k Key
 	var err error
 	if k.Peer, err = parseAddr(f[0]); err != nil {
 		return Key{}, err
 	}
-	if k.Path, err = unescape(f[1], "path"); err != nil {
+	// Decoded fields are never longer than the line, so with this capacity
+	// the appends below never move the buffer under strings already made.
+	if cap(p.buf) < len(line) {
+		p.buf = make([]byte, 0, max(len(line), 512))
+	}
+	p.buf = p.buf[:0]
+	if k.Path, err = p.unescape(f[1], "path"); err != nil {
 		return Key{}, err
 	}
-	if k.XFF, err = unescape(f[2], "x-forwarded-for"); err != nil {
+	if k.XFF, err = p.unescape(f[2], "x-forwarded-for"); err != nil {
 		return Key{}, err
 	}
-	if k.Cookie, err = unescape(f[3], "cookie"); err != nil {
+	if k.Cookie, err = p.unescape(f[3], "cookie"); err != nil {
 		return Key{}, err
 	}
 	return k, nil
@@ -185,7 +205,9 @@ func parseAddr(b []byte) (netip.Addr, error) {
 	if len(b) == 0 || len(b) > 64 {
 		return netip.Addr{}, &ParseError{"client address missing or too long"}
 	}
-	a, err := netip.ParseAddr(string(b))
+	// netip keeps nothing of the string it parses (a zone, which it
+	// would keep, is refused below), so it may alias the line.
+	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
 	if err != nil || a.Zone() != "" {
 		return netip.Addr{}, &ParseError{"client address is not an IP address"}
 	}
@@ -194,24 +216,19 @@ func parseAddr(b []byte) (netip.Addr, error) {
 
 // unescape reverses Apache's int:escape (ap_escape_uri): "%xx" is one byte.
 // A "%" not followed by two hex digits cannot come from Apache and makes
-// the line unreadable.
-func unescape(b []byte, field string) (string, error) {
-	pct := 0
-	for _, c := range b {
-		if c == '%' {
-			pct++
-		}
+// the line unreadable. The result is appended to p.buf and aliases it.
+func (p *Parser) unescape(b []byte, field string) (string, error) {
+	if len(b) == 0 {
+		return "", nil
 	}
-	if pct == 0 {
-		return string(b), nil
-	}
-	out := make([]byte, 0, len(b)-2*pct)
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '%' {
-			out = append(out, c)
-			continue
+	from := len(p.buf)
+	for {
+		i := bytes.IndexByte(b, '%')
+		if i < 0 {
+			p.buf = append(p.buf, b...)
+			break
 		}
+		p.buf = append(p.buf, b[:i]...)
 		if i+2 >= len(b) {
 			return "", &ParseError{field + ": truncated percent escape"}
 		}
@@ -219,10 +236,10 @@ func unescape(b []byte, field string) (string, error) {
 		if h < 0 || l < 0 {
 			return "", &ParseError{field + ": bad percent escape"}
 		}
-		out = append(out, byte(h<<4|l))
-		i += 2
+		p.buf = append(p.buf, byte(h<<4|l))
+		b = b[i+3:]
 	}
-	return string(out), nil
+	return unsafe.String(&p.buf[from], len(p.buf)-from), nil
 }
 
 func unhex(c byte) int {

@@ -67,6 +67,7 @@ func TestServeOneAnswerPerLine(t *testing.T) {
 		{"empty line", "\n", []string{"n0"}},
 		{"crlf", "abc\r\n", []string{"n3"}},
 		{"last line without newline", "a\nbc", []string{"n1", "n2"}},
+		{"last line just CR", "\r", []string{"n0"}},
 		{"binary and NUL", "\x00\xff\xfe\n\x01\n", []string{"n3", "n1"}},
 		{"lone CR inside", "a\rb\n", []string{"n3"}},
 		{"too long then short", long + "\nok\n", []string{"long", "n2"}},

@@ -95,6 +95,9 @@ func wantJSON503(t testing.TB, r reply, what string) {
 // wantRetryAfter checks Retry-After is whole seconds in (max-slack, max].
 func wantRetryAfter(t testing.TB, r reply, max int, what string) {
 	t.Helper()
+	if vs := r.header.Values("Retry-After"); len(vs) > 1 {
+		t.Errorf("%s: %d Retry-After headers %q, want one", what, len(vs), vs)
+	}
 	got := r.header.Get("Retry-After")
 	n, err := strconv.Atoi(got)
 	if err != nil || n > max || n < max-60 {
@@ -766,6 +769,7 @@ func TestApache9_MapKilled(t *testing.T) {
 	tok := a.tokenIssue(t)
 	whitelisted := newClient("127.0.0.2")
 	wantBackend(t, a.get(t, "/admin/"), "/admin/", "before: admin path")
+	wantBackend(t, a.get(t, "/healthz"), "/healthz", "before: health check")
 	wantBackend(t, a.getFrom(t, whitelisted, "/de/map/"), "/de/map/", "before: whitelisted")
 
 	pids := a.mapPIDs()
@@ -787,6 +791,9 @@ func TestApache9_MapKilled(t *testing.T) {
 	a.wantRedirect(t, a.getFrom(t, whitelisted, "/de/map/"), "dead map: whitelisted address")
 	a.wantRedirect(t, a.get(t, "/de/map/", "Cookie: maintgate_bypass="+tok), "dead map: bypass token")
 	wantJSON503(t, a.get(t, "/api/v1/items"), "dead map: API client")
+	// What a monitor sees: the always-allowed health check is redirected
+	// too, while a live map lets it through (200) during maintenance.
+	a.wantRedirect(t, a.get(t, "/healthz"), "dead map: health check")
 	if n := a.backend.hits.Load() - before; n != 0 {
 		t.Errorf("dead map: the backend served %d requests", n)
 	}
