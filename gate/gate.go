@@ -33,15 +33,10 @@ import (
 )
 
 // PollInterval is how often the watcher looks at the flag, config,
-// whitelist and key files. With the answer path's own re-check (see
-// recheckEvery) a flag that appears is seen at the next request; one that
-// goes away is seen within PollInterval.
+// whitelist and key files. A flag that appears is also seen at the next
+// request that reaches the map (see Answer); one that goes away is seen
+// within PollInterval.
 const PollInterval = 100 * time.Millisecond
-
-// recheckEvery throttles the answer path's own look at the flag file when a
-// line arrives while the flag looks off: Apache only asks while its state
-// map says on, so such a line means the flag was probably just set.
-const recheckEvery = 10 * time.Millisecond
 
 // Snapshot is one loaded configuration with everything built from it.
 type Snapshot struct {
@@ -84,7 +79,6 @@ type Gate struct {
 
 	flagMu    sync.Mutex // serialises refreshFlag
 	flagStamp stamp
-	lastCheck atomic.Int64 // unix nanos of the last flag look
 	lastState flagfile.State
 
 	stamps map[string]stamp // config and the files it names, by path
@@ -96,8 +90,9 @@ type Gate struct {
 	// the answer is flushed (the map loop is serial, so one slot does).
 	pending pendingLog
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Open loads the configuration and the flag and, with Watch, starts the
@@ -162,7 +157,14 @@ func (g *Gate) openBroken(cause error) (*Gate, error) {
 }
 
 // Close stops the watcher, closes the session store and flushes the log.
+// It may be called more than once (the map closes on SIGTERM and at EOF).
 func (g *Gate) Close() error {
+	var err error
+	g.closeOnce.Do(func() { err = g.close() })
+	return err
+}
+
+func (g *Gate) close() error {
 	if g.stop != nil {
 		close(g.stop)
 		<-g.done
@@ -300,21 +302,21 @@ func (g *Gate) LogWarnings(s *Snapshot) {
 func (g *Gate) Answer(l rewritemap.Line) string {
 	now := g.now()
 	w := g.win.Load()
+	if string(l.Text) == "@retry-after" {
+		return retryAfter(w, now)
+	}
 	if !w.Active(now) {
-		// Apache asks only while its state map says on, so a line here
-		// with the flag off means the flag was probably just set: look
-		// again now rather than at the next tick (throttled).
-		if last := g.lastCheck.Load(); now.UnixNano()-last < int64(recheckEvery) || !g.refreshFlag(false) {
-			return rewritemap.Allow
-		}
+		// Apache asks only while its state map says on, and `maintgate
+		// on` writes the flag before the state map; so a line here while
+		// the flag looks off most likely follows a flag just set. Look
+		// now (one stat) rather than at the next tick, so that the very
+		// first request after `on` is gated.
+		g.refreshFlag(false)
 		if w = g.win.Load(); !w.Active(now) {
 			return rewritemap.Allow
 		}
 	}
 	s := g.snap.Load()
-	if string(l.Text) == "@retry-after" {
-		return retryAfter(w, now)
-	}
 	if l.TooLong {
 		return g.unreadableAnswer(s, l, "line longer than "+strconv.Itoa(rewritemap.MaxLine)+" bytes")
 	}
@@ -344,7 +346,7 @@ func (g *Gate) Recover(l rewritemap.Line, v any) string {
 // asks for its Retry-After header: whole seconds until the flag's end time,
 // at least 1, or "none" when no end time is set.
 func retryAfter(w *authz.Window, now time.Time) string {
-	if w == nil || w.Flag.Until.IsZero() {
+	if !w.Active(now) || w.Flag.Until.IsZero() {
 		return "none"
 	}
 	secs := int64(w.Flag.Until.Sub(now).Seconds() + 0.999)
@@ -482,45 +484,54 @@ func statStamp(path string) stamp {
 	return st
 }
 
-// refreshFlag re-reads the flag when its file changed (or always, with
-// force) and keeps the state map in step. It reports whether it looked;
-// the answer path calls it with TryLock semantics so it never waits on the
-// watcher.
-func (g *Gate) refreshFlag(force bool) bool {
-	if force {
-		g.flagMu.Lock()
-	} else if !g.flagMu.TryLock() {
-		return false
-	}
+// refreshFlag re-reads the flag when its file changed, or always with
+// force. In the map (Options.Watch) it also logs the change and brings the
+// state map in step; one-shot commands (check, authz, config check) only
+// read.
+func (g *Gate) refreshFlag(force bool) {
+	g.flagMu.Lock()
 	defer g.flagMu.Unlock()
-	now := g.now()
-	g.lastCheck.Store(now.UnixNano())
-	if g.snap.Load().Broken {
-		return false
+	s := g.snap.Load()
+	if s.Broken {
+		return
 	}
-	cfg := g.snap.Load().Config
+	cfg := s.Config
 	st := statStamp(cfg.FlagFile)
-	if force || st != g.flagStamp || g.win.Load() == nil {
-		g.flagStamp = st
-		present, f, err := flagfile.Read(cfg.FlagFile)
-		if err != nil {
-			g.Logger().Error().Err(err).Msg("flag file unreadable; maintenance treated as active with no metadata")
+	if !force && st == g.flagStamp && g.win.Load() != nil {
+		return
+	}
+	g.flagStamp = st
+	now := g.now()
+	present, f, err := flagfile.Read(cfg.FlagFile)
+	if err != nil {
+		g.Logger().Error().Err(err).Msg("flag file unreadable; maintenance treated as active with no metadata")
+	}
+	w := &authz.Window{Present: present, Flag: f}
+	if len(f.Allow) > 0 {
+		l, probs := whitelist.New(f.Allow, "", "allow")
+		for _, p := range probs {
+			g.Logger().Warn().Msg("flag file " + cfg.FlagFile + ": " + p.Error())
 		}
-		w := &authz.Window{Present: present, Flag: f}
-		if len(f.Allow) > 0 {
-			l, probs := whitelist.New(f.Allow, "", "allow")
-			for _, p := range probs {
-				g.Logger().Warn().Msg("flag file " + cfg.FlagFile + ": " + p.Error())
-			}
-			w.Allow = l
-		}
-		old := g.win.Swap(w)
-		if old == nil || old.Present != present || old.Flag.Message != f.Message || !old.Flag.Until.Equal(f.Until) || !old.Flag.Start.Equal(f.Start) {
-			g.Logger().Info().Bool("present", present).Bool("active", w.Active(now)).Str("message", f.Message).Msg("maintenance flag changed")
-		}
+		w.Allow = l
+	}
+	old := g.win.Swap(w)
+	if !g.opts.Watch {
+		return
+	}
+	if old == nil || old.Present != present || old.Flag.Message != f.Message || !old.Flag.Until.Equal(f.Until) || !old.Flag.Start.Equal(f.Start) {
+		g.Logger().Info().Bool("present", present).Bool("active", w.Active(now)).Str("flag_message", f.Message).Msg("maintenance flag changed")
 	}
 	g.syncState(cfg, now)
-	return true
+}
+
+// tickState keeps the state map right when only the clock changed (a
+// window opening or closing) or the file was deleted.
+func (g *Gate) tickState() {
+	g.flagMu.Lock()
+	defer g.flagMu.Unlock()
+	if s := g.snap.Load(); !s.Broken {
+		g.syncState(s.Config, g.now())
+	}
 }
 
 // syncState writes the state map when what it should say changed, or when
@@ -586,6 +597,7 @@ func (g *Gate) watch() {
 		case <-t.C:
 		}
 		g.refreshFlag(false)
+		g.tickState()
 		g.maybeReload()
 		g.log.Load().sink.checkRotated()
 	}

@@ -9,11 +9,17 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +66,8 @@ type apacheOpts struct {
 	variant string
 	// skipStatic includes maintgate-skip-static.conf.
 	skipStatic bool
+	// tls serves the vhost over HTTPS (mod_ssl, a self-signed certificate).
+	tls bool
 	// authz includes maintgate-authz.conf (location /staff/), plus a
 	// test-only location /staff-env/ using the environment method.
 	authz bool
@@ -70,7 +78,6 @@ type apacheOpts struct {
 
 // apacheEnv is one running Apache with its maintgate files.
 type apacheEnv struct {
-	t       testing.TB
 	dir     string
 	conf    string
 	cfg     string // maintgate.toml
@@ -79,8 +86,8 @@ type apacheEnv struct {
 	bin     string // maintgate, reachable by Apache's User
 	keyFile string
 	port    int
-	base    string // http://127.0.0.1:PORT
-	backend *backend
+	base    string // http(s)://127.0.0.1:PORT
+	backend *apBackend
 	opts    apacheOpts
 }
 
@@ -130,54 +137,58 @@ func startApache(t *testing.T, o apacheOpts) *apacheEnv {
 		}
 		os.RemoveAll(dir)
 	})
-	must(t, os.Chmod(dir, 0o755))
-	a := &apacheEnv{t: t, dir: dir, opts: o}
+	apMust(t, os.Chmod(dir, 0o755))
+	a := &apacheEnv{dir: dir, opts: o}
 	a.cfg = filepath.Join(dir, "maintgate.toml")
 	a.flag = filepath.Join(dir, "state", "maintenance")
 	a.state = filepath.Join(dir, "state", "state.map")
 	a.keyFile = filepath.Join(dir, "token.key")
 	for _, d := range []string{"state", "www/static", "www/media", "page", "bin"} {
-		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		apMust(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
 	}
-	writeFile(t, filepath.Join(dir, "www/static/app.css"), "body { color: #123; }\n")
-	writeFile(t, filepath.Join(dir, "www/media/logo.txt"), "a media file\n")
-	writeFile(t, filepath.Join(dir, "www/robots.txt"), "User-agent: *\nDisallow:\n")
+	apWriteFile(t, filepath.Join(dir, "www/static/app.css"), "body { color: #123; }\n")
+	apWriteFile(t, filepath.Join(dir, "www/media/logo.txt"), "a media file\n")
+	apWriteFile(t, filepath.Join(dir, "www/robots.txt"), "User-agent: *\nDisallow:\n")
 	// The static page and its JSON twin as shipped; `maintgate off` below
 	// renders the page from the shipped template over the copy.
-	copyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.html"), filepath.Join(dir, "page/maintenance.html"), 0o644)
-	copyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.json"), filepath.Join(dir, "page/maintenance.json"), 0o644)
+	apCopyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.html"), filepath.Join(dir, "page/maintenance.html"), 0o644)
+	apCopyFile(t, filepath.Join(repoRoot, "apache-conf/maintenance.json"), filepath.Join(dir, "page/maintenance.json"), 0o644)
 
 	// The binary, where www-data can run it (the authz checker).
 	a.bin = filepath.Join(dir, "bin", "maintgate")
 	if err := os.Link(maintgate, a.bin); err != nil {
-		copyFile(t, maintgate, a.bin, 0o755)
+		apCopyFile(t, maintgate, a.bin, 0o755)
 	}
 	// The RewriteMap program is the binary behind a wrapper that keeps a
 	// copy of every key line Apache sends (lines.log), to count lookups.
 	// Apache's pipe goes straight to maintgate's stdout; the wrapper closes
 	// its own copy, so a killed maintgate is end-of-file for Apache, as
-	// without the wrapper. Anything but `map` is exec'd as is.
+	// without the wrapper; and it passes on Apache's SIGTERM at shutdown.
+	// Anything but `map` is exec'd as is.
 	wrapper := filepath.Join(dir, "bin", "maintgate-wrapper.sh")
-	writeFileMode(t, wrapper, fmt.Sprintf(`#!/bin/sh
+	apWriteFileMode(t, wrapper, fmt.Sprintf(`#!/bin/sh
 if [ "$1" != map ]; then exec %[1]s "$@"; fi
 exec 4<&0
 tee -a %[2]s <&4 4<&- 2>/dev/null | %[1]s "$@" 4<&- &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null' TERM
 exec 0<&- 1>&- 4<&-
+wait
 wait
 `, a.bin, filepath.Join(dir, "lines.log")), 0o755)
 
 	// The token key: readable by the checker (www-data), not by everyone.
 	key := make([]byte, 32)
 	rand.Read(key)
-	writeFileMode(t, a.keyFile, string(key), 0o640)
+	apWriteFileMode(t, a.keyFile, string(key), 0o640)
 	uid, gid, uname, gname := apacheUser()
 	if os.Geteuid() == 0 && uid >= 0 {
-		must(t, os.Chown(a.keyFile, 0, gid))
+		apMust(t, os.Chown(a.keyFile, 0, gid))
 	}
 
 	// maintgate.toml: the shipped example with this environment's paths.
 	example, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintgate.toml"))
-	must(t, err)
+	apMust(t, err)
 	settings := map[string]string{
 		"flag_file":      strconv.Quote(a.flag),
 		"state_map":      strconv.Quote(a.state),
@@ -191,9 +202,9 @@ wait
 	}
 	cfgText := string(example)
 	for k, v := range settings {
-		cfgText = tomlSet(t, cfgText, k, v)
+		cfgText = apTomlSet(t, cfgText, k, v)
 	}
-	writeFile(t, a.cfg, cfgText)
+	apWriteFile(t, a.cfg, cfgText)
 
 	// The install step the contract requires: the state map exists before
 	// Apache starts (and `off` renders the page from the template).
@@ -202,20 +213,51 @@ wait
 		t.Fatalf("maintgate off did not write the state map: %v", err)
 	}
 
-	a.backend = startBackend(t)
-	a.port = freePort(t)
-	a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
+	a.backend = startApBackend(t)
+	a.port = apFreePort(t)
+	a.base = a.baseURL()
+	if o.tls {
+		a.writeCert(t)
+	}
 	a.conf = filepath.Join(dir, "httpd.conf")
-	writeFile(t, a.conf, a.httpdConf(uname, gname))
-	_ = uid
+	apWriteFile(t, a.conf, a.httpdConf(uname, gname))
 	a.start(t)
 	t.Cleanup(func() {
 		a.stop()
 		if t.Failed() {
-			t.Logf("Apache error log (the map's and the checker's log included):\n%s", tail(a.errorLog(), 6000))
+			t.Logf("Apache error log (the map's and the checker's log included):\n%s", apTail(a.errorLog(), 6000))
 		}
 	})
 	return a
+}
+
+func (a *apacheEnv) baseURL() string {
+	scheme := "http"
+	if a.opts.tls {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, a.port)
+}
+
+// writeCert makes a self-signed certificate for 127.0.0.1 (cert.pem,
+// key.pem); clients skip verification.
+func (a *apacheEnv) writeCert(t testing.TB) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	apMust(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	apMust(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	apMust(t, err)
+	apWriteFile(t, filepath.Join(a.dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	apWriteFileMode(t, filepath.Join(a.dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), 0o600)
 }
 
 // httpdConf generates the server configuration around the shipped snippets.
@@ -242,6 +284,10 @@ func (a *apacheEnv) httpdConf(uname, gname string) string {
 			continue
 		}
 		p("LoadModule %s_module %q", m, file)
+	}
+	if a.opts.tls {
+		p("LoadModule ssl_module %q", filepath.Join(apacheModuleDir, "mod_ssl.so"))
+		p("LoadModule socache_shmcb_module %q", filepath.Join(apacheModuleDir, "mod_socache_shmcb.so"))
 	}
 	if os.Geteuid() == 0 && uname != "" {
 		p("User %s", uname)
@@ -270,6 +316,11 @@ func (a *apacheEnv) httpdConf(uname, gname string) string {
 	p("<VirtualHost 127.0.0.1:%d>", a.port)
 	p("    ServerName 127.0.0.1")
 	p("    DocumentRoot %q", filepath.Join(a.dir, "www"))
+	if a.opts.tls {
+		p("    SSLEngine on")
+		p("    SSLCertificateFile %q", filepath.Join(a.dir, "cert.pem"))
+		p("    SSLCertificateKeyFile %q", filepath.Join(a.dir, "key.pem"))
+	}
 	p("    Include %q", filepath.Join(repoRoot, "apache-conf/maintgate-fallback.conf"))
 	if a.opts.skipStatic {
 		p("    Include %q", filepath.Join(repoRoot, "apache-conf/maintgate-skip-static.conf"))
@@ -314,10 +365,10 @@ func (a *apacheEnv) start(t testing.TB) {
 		if err := a.waitReady(10 * time.Second); err == nil {
 			return
 		} else if attempt < 2 && strings.Contains(a.errorLog(), "Address already in use") {
-			// The free port was taken between freePort and bind.
+			// The free port was taken between apFreePort and bind.
 			a.stop()
-			a.port = freePort(t)
-			a.base = fmt.Sprintf("http://127.0.0.1:%d", a.port)
+			a.port = apFreePort(t)
+			a.base = a.baseURL()
 			conf, _ := os.ReadFile(a.conf)
 			re := regexp.MustCompile(`127\.0\.0\.1:\d+\b`)
 			conf = re.ReplaceAllFunc(conf, func(b []byte) []byte {
@@ -326,7 +377,7 @@ func (a *apacheEnv) start(t testing.TB) {
 				}
 				return []byte(fmt.Sprintf("127.0.0.1:%d", a.port))
 			})
-			writeFile(t, a.conf, string(conf))
+			apWriteFile(t, a.conf, string(conf))
 			continue
 		} else {
 			t.Fatalf("apache did not come up: %v\nerror.log:\n%s", err, a.errorLog())
@@ -337,7 +388,8 @@ func (a *apacheEnv) start(t testing.TB) {
 // waitReady waits for the pid file and for the port to answer HTTP.
 func (a *apacheEnv) waitReady(d time.Duration) error {
 	deadline := time.Now().Add(d)
-	c := &http.Client{Timeout: time.Second}
+	c := apClient("")
+	c.Timeout = time.Second
 	for {
 		if a.pid() > 0 {
 			resp, err := c.Get(a.base + "/robots.txt")
@@ -368,10 +420,10 @@ func (a *apacheEnv) stop() {
 	pid := a.pid()
 	exec.Command(apacheBin(), "-f", a.conf, "-k", "stop").Run()
 	deadline := time.Now().Add(10 * time.Second)
-	for pid > 0 && alive(pid) && time.Now().Before(deadline) {
+	for pid > 0 && apAlive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if pid > 0 && alive(pid) {
+	if pid > 0 && apAlive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	// Children of Apache and map processes are ours by their command
@@ -393,7 +445,7 @@ func (a *apacheEnv) stop() {
 	os.Remove(filepath.Join(a.dir, "httpd.pid"))
 }
 
-func alive(pid int) bool {
+func apAlive(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
@@ -424,7 +476,7 @@ func (a *apacheEnv) procs(sub string) []int {
 			continue
 		}
 		cmd := string(bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
-		if strings.Contains(cmd, a.dir) && (sub == "" || strings.Contains(cmd, sub)) && alive(pid) {
+		if strings.Contains(cmd, a.dir) && (sub == "" || strings.Contains(cmd, sub)) && apAlive(pid) {
 			out = append(out, pid)
 		}
 	}
@@ -441,8 +493,8 @@ func (a *apacheEnv) errorLog() string {
 	return string(b)
 }
 
-// tail returns the end of s, at most n bytes.
-func tail(s string, n int) string {
+// apTail returns the end of s, at most n bytes.
+func apTail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
 	}
@@ -520,41 +572,24 @@ func (a *apacheEnv) tokenIssue(t testing.TB) string {
 	return tok
 }
 
-// waitState waits until the state map says want (the map process keeps it
-// in step with the flag file).
-func (a *apacheEnv) waitState(t testing.TB, want string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(a.state)
-		if strings.Contains(string(b), "\nstate "+want+"\n") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("state map still says %q, want state %s", b, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // --- HTTP client side: what curl or a browser sees.
 
-// reply is one response, read whole.
-type reply struct {
+// apReply is one response, read whole.
+type apReply struct {
 	status int
 	header http.Header
 	body   string
 }
 
-func (r reply) String() string {
+func (r apReply) String() string {
 	return fmt.Sprintf("%d %s location=%q cache-control=%q body=%.80q", r.status, http.StatusText(r.status),
 		r.header.Get("Location"), r.header.Get("Cache-Control"), r.body)
 }
 
-// newClient returns a client that does not follow redirects (like curl -I)
+// apClient returns a client that does not follow redirects (like curl -I)
 // and, with from set, connects from that loopback address (127.0.0.2 etc.
 // are all loopback on Linux), so Apache sees it as REMOTE_ADDR.
-func newClient(from string) *http.Client {
+func apClient(from string) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	if from != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
@@ -564,20 +599,22 @@ func newClient(from string) *http.Client {
 		Transport: &http.Transport{
 			DialContext:         d.DialContext,
 			MaxIdleConnsPerHost: 64,
+			// The tls option's certificate is self-signed.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
-var defaultClient = newClient("")
+var apDefaultClient = apClient("")
 
 // get requests path with extra header lines ("Name: value").
-func (a *apacheEnv) get(t testing.TB, path string, headers ...string) reply {
+func (a *apacheEnv) get(t testing.TB, path string, headers ...string) apReply {
 	t.Helper()
-	return a.getFrom(t, defaultClient, path, headers...)
+	return a.getFrom(t, apDefaultClient, path, headers...)
 }
 
-func (a *apacheEnv) getFrom(t testing.TB, c *http.Client, path string, headers ...string) reply {
+func (a *apacheEnv) getFrom(t testing.TB, c *http.Client, path string, headers ...string) apReply {
 	t.Helper()
 	r, err := a.do(c, "GET", path, headers...)
 	if err != nil {
@@ -586,10 +623,10 @@ func (a *apacheEnv) getFrom(t testing.TB, c *http.Client, path string, headers .
 	return r
 }
 
-func (a *apacheEnv) do(c *http.Client, method, path string, headers ...string) (reply, error) {
+func (a *apacheEnv) do(c *http.Client, method, path string, headers ...string) (apReply, error) {
 	req, err := http.NewRequest(method, a.base+path, nil)
 	if err != nil {
-		return reply{}, err
+		return apReply{}, err
 	}
 	for _, h := range headers {
 		k, v, _ := strings.Cut(h, ":")
@@ -597,38 +634,38 @@ func (a *apacheEnv) do(c *http.Client, method, path string, headers ...string) (
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return reply{}, err
+		return apReply{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return reply{}, err
+		return apReply{}, err
 	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: string(body)}, nil
+	return apReply{status: resp.StatusCode, header: resp.Header, body: string(body)}, nil
 }
 
 // --- the backend: the application behind Apache.
 
-// backend is a small HTTP server that says which path it served, and can
+// apBackend is a small HTTP server that says which path it served, and can
 // be stopped and started again on the same address.
-type backend struct {
+type apBackend struct {
 	addr string
 	mu   sync.Mutex
 	srv  *http.Server
 	hits atomic.Int64
 }
 
-func startBackend(t testing.TB) *backend {
+func startApBackend(t testing.TB) *apBackend {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	b := &backend{addr: l.Addr().String()}
+	apMust(t, err)
+	b := &apBackend{addr: l.Addr().String()}
 	b.serve(l)
 	t.Cleanup(b.stop)
 	return b
 }
 
-func (b *backend) serve(l net.Listener) {
+func (b *apBackend) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/own-503", func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
@@ -656,7 +693,7 @@ func (b *backend) serve(l net.Listener) {
 }
 
 // stop closes the listener and every connection: the application is down.
-func (b *backend) stop() {
+func (b *apBackend) stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.srv != nil {
@@ -666,7 +703,7 @@ func (b *backend) stop() {
 }
 
 // start serves again on the same address.
-func (b *backend) start(t testing.TB) {
+func (b *apBackend) start(t testing.TB) {
 	t.Helper()
 	var l net.Listener
 	var err error
@@ -676,49 +713,49 @@ func (b *backend) start(t testing.TB) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	must(t, err)
+	apMust(t, err)
 	b.serve(l)
 }
 
 // --- small helpers.
 
-func must(t testing.TB, err error) {
+func apMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func writeFile(t testing.TB, path, text string) {
+func apWriteFile(t testing.TB, path, text string) {
 	t.Helper()
-	writeFileMode(t, path, text, 0o644)
+	apWriteFileMode(t, path, text, 0o644)
 }
 
-func writeFileMode(t testing.TB, path, text string, mode os.FileMode) {
+func apWriteFileMode(t testing.TB, path, text string, mode os.FileMode) {
 	t.Helper()
-	must(t, os.WriteFile(path, []byte(text), mode))
-	must(t, os.Chmod(path, mode))
+	apMust(t, os.WriteFile(path, []byte(text), mode))
+	apMust(t, os.Chmod(path, mode))
 }
 
-func copyFile(t testing.TB, from, to string, mode os.FileMode) {
+func apCopyFile(t testing.TB, from, to string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(from)
-	must(t, err)
-	writeFileMode(t, to, string(b), mode)
+	apMust(t, err)
+	apWriteFileMode(t, to, string(b), mode)
 }
 
-func freePort(t testing.TB) int {
+func apFreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	apMust(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// tomlSet replaces the value of key ("key" at top level or "section.key")
+// apTomlSet replaces the value of key ("key" at top level or "section.key")
 // in TOML text, including a multi-line array value. The key must be there:
 // the tests change only what the shipped example already says.
-func tomlSet(t testing.TB, text, key, value string) string {
+func apTomlSet(t testing.TB, text, key, value string) string {
 	t.Helper()
 	section, name := "", key
 	if i := strings.LastIndexByte(key, '.'); i >= 0 {
@@ -756,19 +793,4 @@ func tomlSet(t testing.TB, text, key, value string) string {
 		t.Fatalf("tomlSet: %s not in the example config", key)
 	}
 	return strings.Join(out, "\n") + "\n"
-}
-
-// withTimeout runs f, failing the test when it takes longer than d.
-func withTimeout(t testing.TB, d time.Duration, what string, f func(ctx context.Context)) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	done := make(chan struct{})
-	go func() { defer close(done); f(ctx) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		<-done
-		t.Fatalf("%s: timed out after %v", what, d)
-	}
 }

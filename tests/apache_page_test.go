@@ -19,21 +19,21 @@ import (
 	"time"
 )
 
-// pageConfig writes a maintgate.toml that renders the shipped template into
+// apPageConfig writes a maintgate.toml that renders the shipped template into
 // a temporary directory, and returns its path and the page's.
-func pageConfig(t *testing.T) (cfg, page string) {
+func apPageConfig(t *testing.T) (cfg, page string) {
 	t.Helper()
 	dir := t.TempDir()
 	page = filepath.Join(dir, "maintenance.html")
 	cfg = filepath.Join(dir, "maintgate.toml")
-	writeFile(t, cfg, "flag_file = "+strconv.Quote(filepath.Join(dir, "flag"))+"\n"+
+	apWriteFile(t, cfg, "flag_file = "+strconv.Quote(filepath.Join(dir, "flag"))+"\n"+
 		"state_map = "+strconv.Quote(filepath.Join(dir, "state.map"))+"\n"+
 		"page_template = "+strconv.Quote(filepath.Join(repoRoot, "apache-conf/maintenance.html.tmpl"))+"\n"+
 		"page_file = "+strconv.Quote(page)+"\n")
 	return cfg, page
 }
 
-func runMG(t *testing.T, cfg string, args ...string) string {
+func apRunMG(t *testing.T, cfg string, args ...string) string {
 	t.Helper()
 	full := append([]string{args[0], "-config", cfg}, args[1:]...)
 	if args[0] == "config" || args[0] == "token" {
@@ -49,12 +49,12 @@ func runMG(t *testing.T, cfg string, args ...string) string {
 // The shipped static page is exactly what `maintgate off` renders from the
 // shipped template: installs without a template serve the same page.
 func TestApachePageStaticDefaultIsRendered(t *testing.T) {
-	cfg, page := pageConfig(t)
-	runMG(t, cfg, "off")
+	cfg, page := apPageConfig(t)
+	apRunMG(t, cfg, "off")
 	got, err := os.ReadFile(page)
-	must(t, err)
+	apMust(t, err)
 	want, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintenance.html"))
-	must(t, err)
+	apMust(t, err)
 	if !bytes.Equal(got, want) {
 		t.Errorf("apache-conf/maintenance.html differs from what `maintgate off` renders from maintenance.html.tmpl; regenerate it:\n"+
 			"  render with page_template = apache-conf/maintenance.html.tmpl and copy page_file over it\n--- rendered:\n%s", got)
@@ -62,14 +62,14 @@ func TestApachePageStaticDefaultIsRendered(t *testing.T) {
 }
 
 func TestApachePageTemplate(t *testing.T) {
-	cfg, page := pageConfig(t)
+	cfg, page := apPageConfig(t)
 	read := func() string {
 		b, err := os.ReadFile(page)
-		must(t, err)
+		apMust(t, err)
 		return string(b)
 	}
 
-	runMG(t, cfg, "on", "--message", "Upgrading the <database> & friends.\nBack soon.", "--until", "90m")
+	apRunMG(t, cfg, "on", "--message", "Upgrading the <database> & friends.\nBack soon.", "--until", "90m")
 	on := read()
 	for _, want := range []string{
 		"<title>Down for maintenance</title>",
@@ -85,7 +85,7 @@ func TestApachePageTemplate(t *testing.T) {
 		}
 	}
 
-	runMG(t, cfg, "off")
+	apRunMG(t, cfg, "off")
 	off := read()
 	if !strings.Contains(off, "Temporarily unavailable") || strings.Contains(off, "maintenance") || strings.Contains(off, "Upgrading") {
 		t.Errorf("page rendered by `off` must say temporarily unavailable, not maintenance:\n%s", off)
@@ -96,7 +96,7 @@ func TestApachePageTemplate(t *testing.T) {
 
 	// Nothing the page needs may live elsewhere: the site is down.
 	tmpl, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintenance.html.tmpl"))
-	must(t, err)
+	apMust(t, err)
 	external := regexp.MustCompile(`(?i)(src|href|action)\s*=\s*["']?\s*(https?:)?//|<script|<link|<iframe|@import|url\(`)
 	for _, s := range []string{string(tmpl), on, off} {
 		if m := external.FindString(s); m != "" {
@@ -110,15 +110,15 @@ func TestApachePageTemplate(t *testing.T) {
 func TestApacheExampleConfig(t *testing.T) {
 	dir := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintgate.toml"))
-	must(t, err)
+	apMust(t, err)
 	text := strings.NewReplacer(
 		"/var/lib/maintgate/", dir+"/",
 		"/var/www/maintgate/", dir+"/",
 		"/etc/maintgate/maintenance.html.tmpl", filepath.Join(repoRoot, "apache-conf/maintenance.html.tmpl"),
 	).Replace(string(b))
 	cfg := filepath.Join(dir, "maintgate.toml")
-	writeFile(t, cfg, text)
-	out := runMG(t, cfg, "config", "check")
+	apWriteFile(t, cfg, text)
+	out := apRunMG(t, cfg, "config", "check")
 	for _, want := range []string{`"/healthz"`, `"/maintenance.json"`, `on_error = "redirect"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config check output lacks %s:\n%s", want, out)
@@ -158,11 +158,11 @@ func TestApachePageScreenshot(t *testing.T) {
 		cmd.WaitDelay = 5 * time.Second
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s --screenshot %s: %v\n%s", browser, url, err, tail(string(out), 3000))
+			t.Fatalf("%s --screenshot %s: %v\n%s", browser, url, err, apTail(string(out), 3000))
 		}
 		f, err := os.Open(file)
 		if err != nil {
-			t.Fatalf("no screenshot: %v\n%s", err, tail(string(out), 3000))
+			t.Fatalf("no screenshot: %v\n%s", err, apTail(string(out), 3000))
 		}
 		defer f.Close()
 		img, err := png.Decode(f)
@@ -172,13 +172,13 @@ func TestApachePageScreenshot(t *testing.T) {
 		if b := img.Bounds(); b.Dx() != 1280 || b.Dy() != 900 {
 			t.Errorf("screenshot is %dx%d, want 1280x900", b.Dx(), b.Dy())
 		}
-		if n := colours(img); n < 50 {
+		if n := pngColours(img); n < 50 {
 			t.Errorf("screenshot %s has %d colours: a blank or broken page?", name, n)
 		}
 		fi, _ := f.Stat()
-		t.Logf("%s: %s, %d bytes, %d colours", name, file, fi.Size(), colours(img))
+		t.Logf("%s: %s, %d bytes, %d colours", name, file, fi.Size(), pngColours(img))
 		if dir := os.Getenv("MAINTGATE_SCREENSHOT_DIR"); dir != "" {
-			copyFile(t, file, filepath.Join(dir, name+".png"), 0o644)
+			apCopyFile(t, file, filepath.Join(dir, name+".png"), 0o644)
 		}
 	}
 	for name, url := range shots {
@@ -189,8 +189,8 @@ func TestApachePageScreenshot(t *testing.T) {
 	shoot("unavailable", a.base+"/")
 }
 
-// colours counts distinct colours, up to 1000.
-func colours(img image.Image) int {
+// pngColours counts distinct colours, up to 1000.
+func pngColours(img image.Image) int {
 	seen := map[uint32]bool{}
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y += 3 {

@@ -28,7 +28,7 @@ import (
 
 // --- assertions.
 
-func (a *apacheEnv) wantRedirect(t testing.TB, r reply, what string) {
+func (a *apacheEnv) wantRedirect(t testing.TB, r apReply, what string) {
 	t.Helper()
 	if r.status != http.StatusFound || r.header.Get("Location") != a.base+"/maintenance.html" {
 		t.Errorf("%s: got %v, want 302 to %s/maintenance.html", what, r, a.base)
@@ -39,22 +39,22 @@ func (a *apacheEnv) wantRedirect(t testing.TB, r reply, what string) {
 	}
 }
 
-func wantBackend(t testing.TB, r reply, path, what string) {
+func apWantBackend(t testing.TB, r apReply, path, what string) {
 	t.Helper()
 	if r.status != http.StatusOK || r.body != "backend: "+path+"\n" {
 		t.Errorf("%s: got %v, want 200 from the backend for %s", what, r, path)
 	}
 }
 
-func wantStatus(t testing.TB, r reply, status int, what string) {
+func apWantStatus(t testing.TB, r apReply, status int, what string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("%s: got %v, want %d", what, r, status)
 	}
 }
 
-// wantPage checks a response that carries the maintenance page.
-func wantPage(t testing.TB, r reply, status int, contains []string, what string) {
+// apWantPage checks a response that carries the maintenance page.
+func apWantPage(t testing.TB, r apReply, status int, contains []string, what string) {
 	t.Helper()
 	if r.status != status {
 		t.Errorf("%s: got %v, want %d with the maintenance page", what, r, status)
@@ -73,8 +73,8 @@ func wantPage(t testing.TB, r reply, status int, contains []string, what string)
 	}
 }
 
-// wantJSON503 checks the API clients' maintenance answer.
-func wantJSON503(t testing.TB, r reply, what string) {
+// apWantJSON503 checks the API clients' maintenance answer.
+func apWantJSON503(t testing.TB, r apReply, what string) {
 	t.Helper()
 	if r.status != http.StatusServiceUnavailable {
 		t.Errorf("%s: got %v, want 503 with JSON", what, r)
@@ -92,8 +92,8 @@ func wantJSON503(t testing.TB, r reply, what string) {
 	}
 }
 
-// wantRetryAfter checks Retry-After is whole seconds in (max-slack, max].
-func wantRetryAfter(t testing.TB, r reply, max int, what string) {
+// apWantRetryAfter checks Retry-After is whole seconds in (max-slack, max].
+func apWantRetryAfter(t testing.TB, r apReply, max int, what string) {
 	t.Helper()
 	if vs := r.header.Values("Retry-After"); len(vs) > 1 {
 		t.Errorf("%s: %d Retry-After headers %q, want one", what, len(vs), vs)
@@ -105,10 +105,10 @@ func wantRetryAfter(t testing.TB, r reply, max int, what string) {
 	}
 }
 
-// eventually retries check until it returns "" or d passes; the flag's
+// apEventually retries check until it returns "" or d passes; the flag's
 // metadata (an --allow, a --clear) reaches the map process within its
 // 100 ms poll.
-func eventually(t testing.TB, d time.Duration, check func() string) {
+func apEventually(t testing.TB, d time.Duration, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -124,7 +124,7 @@ func eventually(t testing.TB, d time.Duration, check func() string) {
 	}
 }
 
-func basicAuth(user, pass string) string {
+func apBasicAuth(user, pass string) string {
 	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
@@ -136,12 +136,12 @@ func TestApache1_MaintenanceOn(t *testing.T) {
 		a.on(t, "--message", "Database upgrade in progress.")
 
 		// The original's `curl -I` lines are HEAD requests.
-		r, err := a.do(defaultClient, "HEAD", "/de/map/")
-		must(t, err)
+		r, err := a.do(apDefaultClient, "HEAD", "/de/map/")
+		apMust(t, err)
 		a.wantRedirect(t, r, "HEAD /de/map/")
 		a.wantRedirect(t, a.get(t, "/de/map/"), "GET /de/map/")
-		r, err = a.do(defaultClient, "POST", "/de/map/")
-		must(t, err)
+		r, err = a.do(apDefaultClient, "POST", "/de/map/")
+		apMust(t, err)
 		a.wantRedirect(t, r, "POST /de/map/")
 		// Not always allowed, however the path is written.
 		for _, p := range []string{"/", "/de/map/?zoom=3", "/administrator/", "/deadmin/", "/static/../de/map/", "//de//map/", "/static/%2e%2e/de/map/", "/api-docs/"} {
@@ -150,17 +150,17 @@ func TestApache1_MaintenanceOn(t *testing.T) {
 		// The admin prefix stays reachable, also behind a language prefix.
 		for _, p := range []string{"/admin/", "/admin", "/de/admin/", "/pt-br/admin/login/"} {
 			r := a.get(t, p)
-			wantBackend(t, r, p, p)
+			apWantBackend(t, r, p, p)
 		}
 		// Static and media files (served by Apache), robots.txt, health
 		// checks (allow_paths of the shipped example config).
-		wantStatus(t, a.get(t, "/static/app.css"), 200, "/static/app.css")
-		wantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
-		wantStatus(t, a.get(t, "/robots.txt"), 200, "/robots.txt")
-		wantBackend(t, a.get(t, "/healthz"), "/healthz", "/healthz")
-		wantBackend(t, a.get(t, "/health/db"), "/health/db", "/health/db")
+		apWantStatus(t, a.get(t, "/static/app.css"), 200, "/static/app.css")
+		apWantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
+		apWantStatus(t, a.get(t, "/robots.txt"), 200, "/robots.txt")
+		apWantBackend(t, a.get(t, "/healthz"), "/healthz", "/healthz")
+		apWantBackend(t, a.get(t, "/health/db"), "/health/db", "/health/db")
 		// The page the redirect leads to, rendered by `maintgate on`.
-		wantPage(t, a.get(t, "/maintenance.html"), 200,
+		apWantPage(t, a.get(t, "/maintenance.html"), 200,
 			[]string{"Down for maintenance", "Database upgrade in progress.", `href="/admin/login/?next=/"`}, "/maintenance.html")
 		// The bypass URL and the page are never sent to the map.
 		for _, l := range a.keyLines() {
@@ -175,28 +175,28 @@ func TestApache1_MaintenanceOn(t *testing.T) {
 		a.on(t, "--message", "Database upgrade in progress.", "--until", "30m")
 
 		for _, method := range []string{"HEAD", "GET"} {
-			r, err := a.do(defaultClient, method, "/de/map/")
-			must(t, err)
+			r, err := a.do(apDefaultClient, method, "/de/map/")
+			apMust(t, err)
 			what := method + " /de/map/"
 			if method == "GET" {
-				wantPage(t, r, 503, []string{"Down for maintenance", "Database upgrade in progress.", "Expected back"}, what)
+				apWantPage(t, r, 503, []string{"Down for maintenance", "Database upgrade in progress.", "Expected back"}, what)
 			} else {
-				wantStatus(t, r, 503, what)
+				apWantStatus(t, r, 503, what)
 			}
-			wantRetryAfter(t, r, 1800, what)
+			apWantRetryAfter(t, r, 1800, what)
 			if loc := r.header.Get("Location"); loc != "" {
 				t.Errorf("%s: Location %q on a 503", what, loc)
 			}
 		}
 		for _, p := range []string{"/admin/", "/de/admin/"} {
-			wantBackend(t, a.get(t, p), p, p)
+			apWantBackend(t, a.get(t, p), p, p)
 		}
-		wantStatus(t, a.get(t, "/static/app.css"), 200, "/static/app.css")
-		wantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
+		apWantStatus(t, a.get(t, "/static/app.css"), 200, "/static/app.css")
+		apWantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
 
 		// No announced end: no Retry-After.
 		a.on(t, "--clear")
-		eventually(t, 2*time.Second, func() string {
+		apEventually(t, 2*time.Second, func() string {
 			r := a.get(t, "/de/map/")
 			if r.status != 503 || r.header.Get("Retry-After") != "" {
 				return fmt.Sprintf("after on --clear: got %v Retry-After=%q, want 503 without Retry-After", r, r.header.Get("Retry-After"))
@@ -214,38 +214,38 @@ func TestApache2_Whitelist(t *testing.T) {
 		"trusted_proxies": `["127.0.0.4"]`,
 	}})
 	a.on(t, "--allow", "127.0.0.3")
-	from := func(ip string) *http.Client { return newClient(ip) }
+	from := func(ip string) *http.Client { return apClient(ip) }
 
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.1"), "/de/map/"), "from 127.0.0.1")
 	for _, ip := range []string{"127.0.0.2", "127.0.10.7", "127.0.0.3"} {
 		r := a.getFrom(t, from(ip), "/de/map/")
-		wantBackend(t, r, "/de/map/", "from "+ip)
+		apWantBackend(t, r, "/de/map/", "from "+ip)
 		if cc := r.header.Get("Cache-Control"); cc != "private" {
 			t.Errorf("from %s: Cache-Control %q on a response let through, want private", ip, cc)
 		}
 	}
 	// X-Forwarded-For counts only from a trusted proxy.
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.1"), "/de/map/", "X-Forwarded-For: 127.0.0.2"), "spoofed X-Forwarded-For")
-	wantBackend(t, a.getFrom(t, from("127.0.0.4"), "/de/map/", "X-Forwarded-For: 127.0.0.2"), "/de/map/", "whitelisted client behind the trusted proxy")
+	apWantBackend(t, a.getFrom(t, from("127.0.0.4"), "/de/map/", "X-Forwarded-For: 127.0.0.2"), "/de/map/", "whitelisted client behind the trusted proxy")
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.4"), "/de/map/", "X-Forwarded-For: 198.51.100.7"), "other client behind the trusted proxy")
 	a.wantRedirect(t, a.getFrom(t, from("127.0.0.4"), "/de/map/"), "the trusted proxy itself")
 
 	// The window's own --allow goes with --clear; the configured whitelist stays.
 	a.on(t, "--clear")
-	eventually(t, 2*time.Second, func() string {
+	apEventually(t, 2*time.Second, func() string {
 		if r := a.getFrom(t, from("127.0.0.3"), "/de/map/"); r.status != http.StatusFound {
 			return fmt.Sprintf("127.0.0.3 after on --clear: got %v, want 302", r)
 		}
 		return ""
 	})
-	wantBackend(t, a.getFrom(t, from("127.0.0.2"), "/de/map/"), "/de/map/", "127.0.0.2 after on --clear")
+	apWantBackend(t, a.getFrom(t, from("127.0.0.2"), "/de/map/"), "/de/map/", "127.0.0.2 after on --clear")
 }
 
 // --- 3. superuser session made by a real Django.
 
-// djangoFixture is a SQLite database with users and sessions made by
+// apDjango is a SQLite database with users and sessions made by
 // Debian's Django (internal/testsvc/testdata/mksessions.py).
-type djangoFixture struct {
+type apDjango struct {
 	db, secretFile string
 	cases          map[string]struct {
 		Cookie string `json:"cookie"`
@@ -257,18 +257,18 @@ type djangoFixture struct {
 	}
 }
 
-func newDjango(t *testing.T) *djangoFixture {
+func newApDjango(t *testing.T) *apDjango {
 	t.Helper()
 	// Readable by Apache's User: the authz checker opens the database.
 	dir, err := os.MkdirTemp("", "maintgate-django-")
-	must(t, err)
+	apMust(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	must(t, os.Chmod(dir, 0o755))
-	d := &djangoFixture{db: filepath.Join(dir, "db.sqlite3"), secretFile: filepath.Join(dir, "secret_key")}
+	apMust(t, os.Chmod(dir, 0o755))
+	d := &apDjango{db: filepath.Join(dir, "db.sqlite3"), secretFile: filepath.Join(dir, "secret_key")}
 	secret := fmt.Sprintf("apache-test-secret-%d-%d", os.Getpid(), time.Now().UnixNano())
-	writeFileMode(t, d.secretFile, secret+"\n", 0o640)
+	apWriteFileMode(t, d.secretFile, secret+"\n", 0o640)
 	if _, gid, _, _ := apacheUser(); os.Geteuid() == 0 && gid >= 0 {
-		must(t, os.Chown(d.secretFile, 0, gid))
+		apMust(t, os.Chown(d.secretFile, 0, gid))
 	}
 	out := testsvc.Django(t, "mksessions.py", "sqlite:"+d.db, "--secret", secret, "--old-secret", "old-"+secret)
 	var parsed struct {
@@ -285,11 +285,11 @@ func newDjango(t *testing.T) *djangoFixture {
 		t.Fatalf("mksessions output: %v\n%s", err, out)
 	}
 	d.cases, d.users = parsed.Cases, parsed.Users
-	must(t, os.Chmod(d.db, 0o644))
+	apMust(t, os.Chmod(d.db, 0o644))
 	return d
 }
 
-func (d *djangoFixture) toml(extra map[string]string) map[string]string {
+func (d *apDjango) toml(extra map[string]string) map[string]string {
 	m := map[string]string{
 		"session.store":           `"django"`,
 		"session.database":        strconv.Quote("sqlite:" + d.db),
@@ -301,7 +301,7 @@ func (d *djangoFixture) toml(extra map[string]string) map[string]string {
 	return m
 }
 
-func (d *djangoFixture) cookie(t testing.TB, name string) string {
+func (d *apDjango) cookie(t testing.TB, name string) string {
 	t.Helper()
 	c, ok := d.cases[name]
 	if !ok || c.Cookie == "" {
@@ -311,17 +311,17 @@ func (d *djangoFixture) cookie(t testing.TB, name string) string {
 }
 
 func TestApache3_SuperuserSession(t *testing.T) {
-	dj := newDjango(t)
+	dj := newApDjango(t)
 	a := startApache(t, apacheOpts{toml: dj.toml(nil)})
 	a.on(t)
 
 	r := a.get(t, "/de/map/", "Cookie: sessionid="+dj.cookie(t, "superuser"))
-	wantBackend(t, r, "/de/map/", "superuser session")
+	apWantBackend(t, r, "/de/map/", "superuser session")
 	if cc := r.header.Get("Cache-Control"); cc != "private" {
 		t.Errorf("superuser: Cache-Control %q, want private", cc)
 	}
 	// Among the other cookies a browser sends.
-	wantBackend(t, a.get(t, "/de/map/", "Cookie: csrftoken=abc; sessionid="+dj.cookie(t, "superuser")+"; theme=dark"),
+	apWantBackend(t, a.get(t, "/de/map/", "Cookie: csrftoken=abc; sessionid="+dj.cookie(t, "superuser")+"; theme=dark"),
 		"/de/map/", "superuser session among other cookies")
 	// Everyone else is redirected: staff without superuser, plain users,
 	// anonymous sessions, expired, inactive, deleted users, a changed
@@ -335,9 +335,9 @@ func TestApache3_SuperuserSession(t *testing.T) {
 	// allow_admin_during_maintenance = false: the running map reloads its
 	// configuration, and superusers are redirected too.
 	cfg, err := os.ReadFile(a.cfg)
-	must(t, err)
-	writeFile(t, a.cfg, tomlSet(t, string(cfg), "allow_admin_during_maintenance", "false"))
-	eventually(t, 3*time.Second, func() string {
+	apMust(t, err)
+	apWriteFile(t, a.cfg, apTomlSet(t, string(cfg), "allow_admin_during_maintenance", "false"))
+	apEventually(t, 3*time.Second, func() string {
 		if r := a.get(t, "/de/map/", "Cookie: sessionid="+dj.cookie(t, "superuser")); r.status != http.StatusFound {
 			return fmt.Sprintf("superuser with allow_admin_during_maintenance = false: got %v, want 302", r)
 		}
@@ -349,23 +349,23 @@ func TestApache3_SuperuserSession(t *testing.T) {
 
 func TestApache4_BackendDown(t *testing.T) {
 	a := startApache(t, apacheOpts{})
-	wantBackend(t, a.get(t, "/"), "/", "backend up")
+	apWantBackend(t, a.get(t, "/"), "/", "backend up")
 
 	a.backend.stop()
 	// mod_proxy answers a refused connection with 503; the fallback page,
 	// rendered by `maintgate off`, says "temporarily unavailable".
 	for _, p := range []string{"/", "/de/map/", "/admin/"} {
 		r := a.get(t, p)
-		wantPage(t, r, 503, []string{"Temporarily unavailable"}, "backend down: "+p)
+		apWantPage(t, r, 503, []string{"Temporarily unavailable"}, "backend down: "+p)
 		if strings.Contains(r.body, "maintenance") {
 			t.Errorf("backend down, maintenance off: the page mentions maintenance:\n%s", r.body)
 		}
 	}
-	r, err := a.do(defaultClient, "HEAD", "/")
-	must(t, err)
-	wantStatus(t, r, 503, "HEAD / with the backend down")
-	wantJSON503(t, a.get(t, "/de/map/", "Accept: application/json"), "API client, backend down")
-	wantStatus(t, a.get(t, "/static/app.css"), 200, "static file, backend down")
+	r, err := a.do(apDefaultClient, "HEAD", "/")
+	apMust(t, err)
+	apWantStatus(t, r, 503, "HEAD / with the backend down")
+	apWantJSON503(t, a.get(t, "/de/map/", "Accept: application/json"), "API client, backend down")
+	apWantStatus(t, a.get(t, "/static/app.css"), 200, "static file, backend down")
 	// A visitor left on /maintenance.html is sent home once maintenance is off.
 	if r := a.get(t, "/maintenance.html"); r.status != http.StatusFound || r.header.Get("Location") != a.base+"/" {
 		t.Errorf("/maintenance.html while off: got %v, want 302 to /", r)
@@ -375,12 +375,12 @@ func TestApache4_BackendDown(t *testing.T) {
 	// and what is let through gets the page, now saying maintenance.
 	a.on(t)
 	a.wantRedirect(t, a.get(t, "/de/map/"), "maintenance on, backend down")
-	wantPage(t, a.get(t, "/admin/"), 503, []string{"Down for maintenance"}, "/admin/ with the backend down")
+	apWantPage(t, a.get(t, "/admin/"), 503, []string{"Down for maintenance"}, "/admin/ with the backend down")
 	a.mg(t, "off")
 
 	a.backend.start(t)
 	for _, p := range []string{"/", "/de/map/"} {
-		wantBackend(t, a.get(t, p), p, "backend started again: "+p)
+		apWantBackend(t, a.get(t, p), p, "backend started again: "+p)
 	}
 }
 
@@ -403,7 +403,7 @@ func TestApache5_OffNoLookups(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		for _, rq := range requests {
 			r := a.get(t, rq.path, rq.headers...)
-			wantStatus(t, r, 200, "maintenance off: "+rq.path)
+			apWantStatus(t, r, 200, "maintenance off: "+rq.path)
 			if rq.path == "/cacheable" && r.header.Get("Cache-Control") != "public, max-age=600" {
 				t.Errorf("maintenance off: /cacheable Cache-Control %q changed", r.header.Get("Cache-Control"))
 			}
@@ -417,7 +417,7 @@ func TestApache5_OffNoLookups(t *testing.T) {
 	// The counter works: one blocked request is one line.
 	a.on(t)
 	a.wantRedirect(t, a.get(t, "/de/map/"), "maintenance on")
-	eventually(t, time.Second, func() string {
+	apEventually(t, time.Second, func() string {
 		if n := a.lookups(); n != 1 {
 			return fmt.Sprintf("one request during maintenance: %d lines, want 1: %q", n, a.keyLines())
 		}
@@ -428,17 +428,17 @@ func TestApache5_OffNoLookups(t *testing.T) {
 	}
 	a.mg(t, "off")
 	for _, rq := range requests {
-		wantStatus(t, a.get(t, rq.path, rq.headers...), 200, "off again: "+rq.path)
+		apWantStatus(t, a.get(t, rq.path, rq.headers...), 200, "off again: "+rq.path)
 	}
 	if n := a.lookups(); n != 1 {
 		t.Errorf("off again: %d lines in all, want still 1", n)
 	}
 }
 
-// toggleDelayLimit bounds how long after a toggle old answers may still be
+// apToggleDelayLimit bounds how long after a toggle old answers may still be
 // given: the map process polls the flag every 100 ms (gate.PollInterval);
 // the rest is slack for a loaded 2-core machine.
-const toggleDelayLimit = 400 * time.Millisecond
+const apToggleDelayLimit = 400 * time.Millisecond
 
 func TestApache5_ToggleUnderLoad(t *testing.T) {
 	a := startApache(t, apacheOpts{})
@@ -460,7 +460,7 @@ func TestApache5_ToggleUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func(path string) {
 			defer wg.Done()
-			c := newClient("")
+			c := apClient("")
 			var local []sample
 			for {
 				select {
@@ -494,8 +494,8 @@ func TestApache5_ToggleUnderLoad(t *testing.T) {
 	}{
 		{"maintgate on", true, func() { a.mg(t, "on") }},
 		{"maintgate off", false, func() { a.mg(t, "off") }},
-		{"touch flag", true, func() { must(t, os.WriteFile(a.flag, nil, 0o644)) }},
-		{"rm flag", false, func() { must(t, os.Remove(a.flag)) }},
+		{"touch flag", true, func() { apMust(t, os.WriteFile(a.flag, nil, 0o644)) }},
+		{"rm flag", false, func() { apMust(t, os.Remove(a.flag)) }},
 	}
 	time.Sleep(300 * time.Millisecond)
 	for round := 0; round < 3; round++ {
@@ -550,8 +550,8 @@ func TestApache5_ToggleUnderLoad(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s: no request between this toggle and the next", tg.name)
 		}
-		if delay > toggleDelayLimit {
-			t.Errorf("%s: old answers for %v after the toggle, want within %v", tg.name, delay, toggleDelayLimit)
+		if delay > apToggleDelayLimit {
+			t.Errorf("%s: old answers for %v after the toggle, want within %v", tg.name, delay, apToggleDelayLimit)
 		}
 		if delay > maxBy[tg.name] {
 			maxBy[tg.name] = delay
@@ -566,17 +566,17 @@ func TestApache5_ToggleUnderLoad(t *testing.T) {
 // --- 6. the mod_authnz_external checker.
 
 func TestApache6_AuthzChecker(t *testing.T) {
-	dj := newDjango(t)
+	dj := newApDjango(t)
 	a := startApache(t, apacheOpts{authz: true, toml: dj.toml(map[string]string{"whitelist": `["127.0.0.2"]`})})
 	tok := a.tokenIssue(t)
 
 	// Maintenance off: the location is open, no credentials asked.
-	wantBackend(t, a.get(t, "/staff/x"), "/staff/x", "maintenance off, no credentials")
+	apWantBackend(t, a.get(t, "/staff/x"), "/staff/x", "maintenance off, no credentials")
 
 	a.on(t)
 	// The gate leaves the location to the checker: 401, not 302.
 	r := a.get(t, "/staff/x")
-	wantStatus(t, r, http.StatusUnauthorized, "maintenance on, no credentials")
+	apWantStatus(t, r, http.StatusUnauthorized, "maintenance on, no credentials")
 	if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
 		t.Errorf("no Basic challenge: %q", r.header.Get("WWW-Authenticate"))
 	}
@@ -587,13 +587,13 @@ func TestApache6_AuthzChecker(t *testing.T) {
 			client  *http.Client
 			headers []string
 		}{
-			{"superuser credentials", defaultClient, []string{basicAuth("admin", pw("admin"))}},
-			{"whitelisted address, any credentials", newClient("127.0.0.2"), []string{basicAuth("someone", "x")}},
-			{"bypass token cookie, any credentials", defaultClient, []string{basicAuth("someone", "x"), "Cookie: maintgate_bypass=" + tok}},
-			{"superuser session cookie, any credentials", defaultClient, []string{basicAuth("someone", "x"), "Cookie: sessionid=" + dj.cookie(t, "superuser")}},
+			{"superuser credentials", apDefaultClient, []string{apBasicAuth("admin", pw("admin"))}},
+			{"whitelisted address, any credentials", apClient("127.0.0.2"), []string{apBasicAuth("someone", "x")}},
+			{"bypass token cookie, any credentials", apDefaultClient, []string{apBasicAuth("someone", "x"), "Cookie: maintgate_bypass=" + tok}},
+			{"superuser session cookie, any credentials", apDefaultClient, []string{apBasicAuth("someone", "x"), "Cookie: sessionid=" + dj.cookie(t, "superuser")}},
 		}
 		for _, c := range allowed {
-			wantBackend(t, a.getFrom(t, c.client, loc+"x", c.headers...), loc+"x", loc+": "+c.what)
+			apWantBackend(t, a.getFrom(t, c.client, loc+"x", c.headers...), loc+"x", loc+": "+c.what)
 		}
 		denied := []struct{ what, user, pass string }{
 			{"superuser, wrong password", "admin", "wrong"},
@@ -604,15 +604,15 @@ func TestApache6_AuthzChecker(t *testing.T) {
 			{"md5 password hash (refused)", "md5admin", pw("md5admin")},
 		}
 		for _, c := range denied {
-			wantStatus(t, a.get(t, loc+"x", basicAuth(c.user, c.pass)), http.StatusUnauthorized, loc+": "+c.what)
+			apWantStatus(t, a.get(t, loc+"x", apBasicAuth(c.user, c.pass)), http.StatusUnauthorized, loc+": "+c.what)
 		}
-		wantStatus(t, a.get(t, loc+"x", basicAuth("staff", pw("staff")), "Cookie: sessionid="+dj.cookie(t, "staff")), http.StatusUnauthorized, loc+": staff session cookie")
+		apWantStatus(t, a.get(t, loc+"x", apBasicAuth("staff", pw("staff")), "Cookie: sessionid="+dj.cookie(t, "staff")), http.StatusUnauthorized, loc+": staff session cookie")
 	}
 	// Elsewhere the gate is unchanged.
-	a.wantRedirect(t, a.get(t, "/de/map/", basicAuth("admin", pw("admin"))), "credentials outside the location")
+	a.wantRedirect(t, a.get(t, "/de/map/", apBasicAuth("admin", pw("admin"))), "credentials outside the location")
 
 	a.mg(t, "off")
-	wantBackend(t, a.get(t, "/staff/x"), "/staff/x", "maintenance off again")
+	apWantBackend(t, a.get(t, "/staff/x"), "/staff/x", "maintenance off again")
 }
 
 // --- 7. the bypass URL.
@@ -624,8 +624,8 @@ func TestApache7_BypassURL(t *testing.T) {
 
 	// A browser: follows nothing by itself here, but keeps cookies.
 	jar, err := cookiejar.New(nil)
-	must(t, err)
-	browser := newClient("")
+	apMust(t, err)
+	browser := apClient("")
 	browser.Jar = jar
 
 	r := a.getFrom(t, browser, "/maintgate-bypass?token="+url.QueryEscape(tok))
@@ -642,9 +642,9 @@ func TestApache7_BypassURL(t *testing.T) {
 		t.Errorf("bypass redirect: Cache-Control %q, want no-store", cc)
 	}
 	// The next requests carry the cookie and are let through.
-	wantBackend(t, a.getFrom(t, browser, "/"), "/", "home after the bypass URL")
+	apWantBackend(t, a.getFrom(t, browser, "/"), "/", "home after the bypass URL")
 	r = a.getFrom(t, browser, "/de/map/")
-	wantBackend(t, r, "/de/map/", "/de/map/ with the bypass cookie")
+	apWantBackend(t, r, "/de/map/", "/de/map/ with the bypass cookie")
 	if cc := r.header.Get("Cache-Control"); cc != "private" {
 		t.Errorf("bypassed response: Cache-Control %q, want private", cc)
 	}
@@ -655,9 +655,9 @@ func TestApache7_BypassURL(t *testing.T) {
 	// does not trust a forged one.
 	forged := "v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	jar2, _ := cookiejar.New(nil)
-	other := newClient("")
+	other := apClient("")
 	other.Jar = jar2
-	wantStatus(t, a.getFrom(t, other, "/maintgate-bypass?token="+forged), http.StatusFound, "forged token URL")
+	apWantStatus(t, a.getFrom(t, other, "/maintgate-bypass?token="+forged), http.StatusFound, "forged token URL")
 	a.wantRedirect(t, a.getFrom(t, other, "/de/map/"), "forged token cookie")
 
 	// Nothing but the token alphabet gets into Set-Cookie.
@@ -672,6 +672,30 @@ func TestApache7_BypassURL(t *testing.T) {
 			t.Errorf("the bypass URL was sent to the map: %q", l)
 		}
 	}
+}
+
+// Over HTTPS (what production uses) the bypass cookie is Secure and
+// HttpOnly.
+func TestApache7_BypassURLOverHTTPS(t *testing.T) {
+	a := startApache(t, apacheOpts{tls: true})
+	a.on(t)
+	tok := a.tokenIssue(t)
+	jar, err := cookiejar.New(nil)
+	apMust(t, err)
+	browser := apClient("")
+	browser.Jar = jar
+	r := a.getFrom(t, browser, "/maintgate-bypass?token="+tok)
+	if r.status != http.StatusFound || r.header.Get("Location") != a.base+"/" {
+		t.Fatalf("bypass URL over HTTPS: got %v, want 302 to %s/", r, a.base)
+	}
+	sc := r.header.Get("Set-Cookie")
+	for _, want := range []string{"maintgate_bypass=" + tok + ";", "; secure", "; HttpOnly", "; SameSite=Lax"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("Set-Cookie %q lacks %q", sc, want)
+		}
+	}
+	apWantBackend(t, a.getFrom(t, browser, "/de/map/"), "/de/map/", "/de/map/ with the bypass cookie over HTTPS")
+	a.wantRedirect(t, a.get(t, "/de/map/"), "over HTTPS without the cookie")
 }
 
 // --- 8. caching headers, API clients, the backend's own 503.
@@ -710,8 +734,8 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 			}
 			r := a.get(t, c.path, hs...)
 			what := "API client " + c.path + " " + c.header
-			wantJSON503(t, r, what)
-			wantRetryAfter(t, r, 1200, what)
+			apWantJSON503(t, r, what)
+			apWantRetryAfter(t, r, 1200, what)
 		}
 		// Let through by the token: private, whatever the backend said.
 		r = a.get(t, "/cacheable", bypass)
@@ -723,7 +747,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 			t.Errorf("bypassed /de/map/: %v, want 200 with Cache-Control private", r)
 		}
 		r = a.get(t, "/api/v1/items", bypass, "Accept: application/json")
-		wantBackend(t, r, "/api/v1/items", "bypassed API client")
+		apWantBackend(t, r, "/api/v1/items", "bypassed API client")
 		// The backend's own 503 during maintenance, to a bypassed client.
 		r = a.get(t, "/own-503", bypass)
 		if r.status != 503 || r.body != "backend: own 503\n" || r.header.Get("Retry-After") != "7" {
@@ -735,11 +759,11 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 		a := startApache(t, apacheOpts{variant: "503"})
 		a.on(t, "--until", "20m")
 		r := a.get(t, "/de/map/")
-		wantPage(t, r, 503, []string{"Down for maintenance"}, "browser")
-		wantRetryAfter(t, r, 1200, "browser")
+		apWantPage(t, r, 503, []string{"Down for maintenance"}, "browser")
+		apWantRetryAfter(t, r, 1200, "browser")
 		r = a.get(t, "/de/map/", "Accept: application/json")
-		wantJSON503(t, r, "API client")
-		wantRetryAfter(t, r, 1200, "API client")
+		apWantJSON503(t, r, "API client")
+		apWantRetryAfter(t, r, 1200, "API client")
 	})
 
 	t.Run("skip static", func(t *testing.T) {
@@ -747,7 +771,7 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 		a.on(t)
 		for _, p := range []string{"/static/app.css", "/media/logo.txt", "/robots.txt"} {
 			r := a.get(t, p)
-			wantStatus(t, r, 200, p)
+			apWantStatus(t, r, 200, p)
 			if cc := r.header.Get("Cache-Control"); cc != "" {
 				t.Errorf("%s skipped: Cache-Control %q, want none", p, cc)
 			}
@@ -767,18 +791,18 @@ func TestApache9_MapKilled(t *testing.T) {
 	a := startApache(t, apacheOpts{skipStatic: true, toml: map[string]string{"whitelist": `["127.0.0.2"]`}})
 	a.on(t)
 	tok := a.tokenIssue(t)
-	whitelisted := newClient("127.0.0.2")
-	wantBackend(t, a.get(t, "/admin/"), "/admin/", "before: admin path")
-	wantBackend(t, a.get(t, "/healthz"), "/healthz", "before: health check")
-	wantBackend(t, a.getFrom(t, whitelisted, "/de/map/"), "/de/map/", "before: whitelisted")
+	whitelisted := apClient("127.0.0.2")
+	apWantBackend(t, a.get(t, "/admin/"), "/admin/", "before: admin path")
+	apWantBackend(t, a.get(t, "/healthz"), "/healthz", "before: health check")
+	apWantBackend(t, a.getFrom(t, whitelisted, "/de/map/"), "/de/map/", "before: whitelisted")
 
 	pids := a.mapPIDs()
 	if len(pids) != 1 {
 		t.Fatalf("want one map process, found %v", pids)
 	}
-	must(t, syscall.Kill(pids[0], syscall.SIGKILL))
+	apMust(t, syscall.Kill(pids[0], syscall.SIGKILL))
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(pids[0]) && time.Now().Before(deadline) {
+	for apAlive(pids[0]) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
@@ -790,7 +814,7 @@ func TestApache9_MapKilled(t *testing.T) {
 	a.wantRedirect(t, a.get(t, "/admin/"), "dead map: admin path")
 	a.wantRedirect(t, a.getFrom(t, whitelisted, "/de/map/"), "dead map: whitelisted address")
 	a.wantRedirect(t, a.get(t, "/de/map/", "Cookie: maintgate_bypass="+tok), "dead map: bypass token")
-	wantJSON503(t, a.get(t, "/api/v1/items"), "dead map: API client")
+	apWantJSON503(t, a.get(t, "/api/v1/items"), "dead map: API client")
 	// What a monitor sees: the always-allowed health check is redirected
 	// too, while a live map lets it through (200) during maintenance.
 	a.wantRedirect(t, a.get(t, "/healthz"), "dead map: health check")
@@ -798,14 +822,14 @@ func TestApache9_MapKilled(t *testing.T) {
 		t.Errorf("dead map: the backend served %d requests", n)
 	}
 	// Apache itself still serves the page and the static files.
-	wantPage(t, a.get(t, "/maintenance.html"), 200, []string{"Down for maintenance"}, "dead map: the page")
-	wantStatus(t, a.get(t, "/static/app.css"), 200, "dead map: skipped static file")
+	apWantPage(t, a.get(t, "/maintenance.html"), 200, []string{"Down for maintenance"}, "dead map: the page")
+	apWantStatus(t, a.get(t, "/static/app.css"), 200, "dead map: skipped static file")
 	t.Logf("error log after the kill:\n%s", a.errorLog())
 
 	// `maintgate off` reopens the site even without the map process:
 	// Apache stops asking.
 	a.mg(t, "off")
-	wantBackend(t, a.get(t, "/de/map/"), "/de/map/", "dead map, maintenance off")
+	apWantBackend(t, a.get(t, "/de/map/"), "/de/map/", "dead map, maintenance off")
 	a.on(t)
 	a.wantRedirect(t, a.getFrom(t, whitelisted, "/de/map/"), "dead map, on again: whitelisted")
 
@@ -814,7 +838,7 @@ func TestApache9_MapKilled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("apache2 -k graceful: %v\n%s", err, out)
 	}
-	eventually(t, 10*time.Second, func() string {
+	apEventually(t, 10*time.Second, func() string {
 		if len(a.mapPIDs()) != 1 {
 			return fmt.Sprintf("after graceful: map processes %v, want one", a.mapPIDs())
 		}
@@ -824,6 +848,34 @@ func TestApache9_MapKilled(t *testing.T) {
 		}
 		return ""
 	})
-	wantBackend(t, a.get(t, "/admin/"), "/admin/", "after graceful: admin path")
+	apWantBackend(t, a.get(t, "/admin/"), "/admin/", "after graceful: admin path")
 	a.wantRedirect(t, a.get(t, "/de/map/"), "after graceful")
+}
+
+// --- the map process across Apache's own stop and graceful restart.
+
+// Apache stops the map program with SIGTERM while closing its stdin: both
+// arrive at once, and the program must exit without a crash (a panic lands
+// in Apache's error log, where operators look for real trouble).
+func TestApacheMapStopsCleanly(t *testing.T) {
+	a := startApache(t, apacheOpts{})
+	a.on(t)
+	a.wantRedirect(t, a.get(t, "/de/map/"), "maintenance on")
+	first := a.mapPIDs()
+
+	out, err := osexec.Command(apacheBin(), "-f", a.conf, "-k", "graceful").CombinedOutput()
+	if err != nil {
+		t.Fatalf("apache2 -k graceful: %v\n%s", err, out)
+	}
+	apEventually(t, 10*time.Second, func() string {
+		if p := a.mapPIDs(); len(p) != 1 || len(first) == 1 && p[0] == first[0] {
+			return fmt.Sprintf("after graceful: map processes %v (before: %v), want one new one", p, first)
+		}
+		return ""
+	})
+	a.wantRedirect(t, a.get(t, "/de/map/"), "after graceful")
+	a.stop()
+	if log := a.errorLog(); strings.Contains(log, "panic:") {
+		t.Errorf("the map process panicked while Apache stopped it:\n%s", apTail(log[strings.Index(log, "panic:"):], 1500))
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -89,5 +88,3 @@ func readCredentials(r io.Reader) (user, pass string) {
 	pass = line()
 	return user, pass
 }
-
-var _ = fmt.Sprint

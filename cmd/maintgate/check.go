@@ -73,5 +73,3 @@ func Explain(d authz.Decision, path string) string {
 	}
 	return s
 }
-
-var _ = gate.PollInterval

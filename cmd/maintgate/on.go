@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"os/user"
 	"time"
 
@@ -156,11 +155,4 @@ func rel(t, now time.Time) string {
 		return "in " + d.String()
 	}
 	return (-d).String() + " ago"
-}
-
-// statePath is the file for a warning when the state map is not where the
-// config says.
-func stateExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/maintgate/maintgate/config"
@@ -54,12 +58,41 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		case got == "":
 			fmt.Fprintf(e.stdout, "  warning: state map %s is missing or unreadable: Apache refuses to start without it, and a running Apache asks maintgate for every request; run maintgate %s to write it\n", cfg.StateMap, want)
 		case got != want:
-			fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within %s if it runs, or run maintgate %s\n", cfg.StateMap, got, want, "0.1s", want)
+			fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within 0.1s if it runs, or run maintgate %s\n", cfg.StateMap, got, want, want)
 		default:
 			fmt.Fprintf(e.stdout, "  state:   %s says %s\n", cfg.StateMap, got)
 		}
 	}
+	if pids := mapProcesses(); len(pids) > 0 {
+		fmt.Fprintf(e.stdout, "  map:     running (pid %s)\n", strings.Trim(fmt.Sprint(pids), "[]"))
+	} else if active {
+		fmt.Fprintln(e.stdout, "  warning: no maintgate map process is running on this host: if Apache runs here, every gated request is redirected, admins included; a graceful restart (systemctl reload apache2) starts it again")
+	}
 	return nil
 }
 
-var _ = config.DefaultPath
+// mapProcesses lists the pids of running `maintgate map` processes, read
+// from /proc: Apache does not restart a map that died, and nothing else
+// would tell the operator.
+func mapProcesses() []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) >= 2 && filepath.Base(args[0]) == "maintgate" && args[1] == "map" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
