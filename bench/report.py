@@ -125,7 +125,7 @@ def main():
     rt = load_jsonl("roundtrip.jsonl")
     if rt:
         parts.append(roundtrip_section(rt))
-    for name in ("apache.md", "django.md", "memory.md", "checker.md", "session.md", "fuzz.md"):
+    for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md"):
         p = os.path.join(RES, name)
         if os.path.exists(p):
             with open(p) as f:

@@ -538,7 +538,9 @@ func TestApache5_ToggleUnderLoad(t *testing.T) {
 		var delay time.Duration
 		n, stale := 0, 0
 		for _, s := range samples {
-			if s.path != "/de/map/" || s.err != nil || s.start.Before(tg.at) || !s.start.Before(next) {
+			// A request sent just before the next toggle may be served
+			// after it, and rightly get the next toggle's answer.
+			if s.path != "/de/map/" || s.err != nil || s.start.Before(tg.at) || !s.start.Before(next.Add(-50*time.Millisecond)) {
 				continue
 			}
 			n++
