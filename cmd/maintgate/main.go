@@ -20,6 +20,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	// session.time_zone must resolve on hosts without tzdata too.
+	_ "time/tzdata"
 
 	"github.com/maintgate/maintgate/config"
 )
