@@ -247,14 +247,7 @@ func TestApache2_Whitelist(t *testing.T) {
 // Debian's Django (internal/testsvc/testdata/mksessions.py).
 type apDjango struct {
 	db, secretFile string
-	cases          map[string]struct {
-		Cookie string `json:"cookie"`
-		UserID string `json:"user_id"`
-	}
-	users map[string]struct {
-		ID       string `json:"id"`
-		Password string `json:"password"`
-	}
+	testsvc.Sessions
 }
 
 func newApDjango(t *testing.T) *apDjango {
@@ -270,21 +263,7 @@ func newApDjango(t *testing.T) *apDjango {
 	if _, gid, _, _ := apacheUser(); os.Geteuid() == 0 && gid >= 0 {
 		apMust(t, os.Chown(d.secretFile, 0, gid))
 	}
-	out := testsvc.Django(t, "mksessions.py", "sqlite:"+d.db, "--secret", secret, "--old-secret", "old-"+secret)
-	var parsed struct {
-		Cases map[string]struct {
-			Cookie string `json:"cookie"`
-			UserID string `json:"user_id"`
-		} `json:"cases"`
-		Users map[string]struct {
-			ID       string `json:"id"`
-			Password string `json:"password"`
-		} `json:"users"`
-	}
-	if err := json.Unmarshal(out, &parsed); err != nil {
-		t.Fatalf("mksessions output: %v\n%s", err, out)
-	}
-	d.cases, d.users = parsed.Cases, parsed.Users
+	d.Sessions = testsvc.MakeSessions(t, "sqlite:"+d.db, secret, "old-"+secret)
 	apMust(t, os.Chmod(d.db, 0o644))
 	return d
 }
@@ -303,7 +282,7 @@ func (d *apDjango) toml(extra map[string]string) map[string]string {
 
 func (d *apDjango) cookie(t testing.TB, name string) string {
 	t.Helper()
-	c, ok := d.cases[name]
+	c, ok := d.Cases[name]
 	if !ok || c.Cookie == "" {
 		t.Fatalf("mksessions made no %q session", name)
 	}
@@ -582,7 +561,7 @@ func TestApache6_AuthzChecker(t *testing.T) {
 	if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
 		t.Errorf("no Basic challenge: %q", r.header.Get("WWW-Authenticate"))
 	}
-	pw := func(u string) string { return dj.users[u].Password }
+	pw := func(u string) string { return dj.Users[u].Password }
 	for _, loc := range []string{"/staff/", "/staff-env/"} { // pipe method, environment method
 		allowed := []struct {
 			what    string

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,25 +10,14 @@ import (
 	"github.com/maintgate/maintgate/internal/testsvc"
 )
 
-type e2eSessions struct {
-	Cases map[string]struct {
-		Cookie string `json:"cookie"`
-		UserID string `json:"user_id"`
-	} `json:"cases"`
-}
-
 // sessionSite is a site whose superusers come from sessions a real Django
 // made in a SQLite database.
-func sessionSite(t *testing.T) (*site, e2eSessions) {
+func sessionSite(t *testing.T) (*site, testsvc.Sessions) {
 	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "django.db")
 	const secret, old = "maintgate-e2e-secret-key-0123456789abcdefghijklmnop", "maintgate-e2e-old-key-0123456789"
-	out := testsvc.Django(t, "mksessions.py", "sqlite:"+db, "--secret", secret, "--old-secret", old)
-	var fx e2eSessions
-	if err := json.Unmarshal(out, &fx); err != nil {
-		t.Fatalf("mksessions output: %v", err)
-	}
+	fx := testsvc.MakeSessions(t, "sqlite:"+db, secret, old)
 	os.WriteFile(filepath.Join(dir, "secret.key"), []byte(secret+"\n"+old+"\n"), 0o600)
 	s := newSite(t, "")
 	s.writeConfig(t, `[session]

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,28 +18,11 @@ const (
 	djangoOldSecret = "dj-old-key-rotated-away-0123456789abcdefghijklmnop"
 )
 
-// djangoData is what testdata/mksessions.py prints.
-type djangoData struct {
-	Cases map[string]struct {
-		Cookie string `json:"cookie"`
-		UserID string `json:"user_id"`
-	} `json:"cases"`
-	Users map[string]struct {
-		ID       string `json:"id"`
-		Password string `json:"password"`
-		Hash     string `json:"hash"`
-	} `json:"users"`
-}
-
 // makeSessions has a real Django migrate database, create users and log
 // them in.
-func makeSessions(t testing.TB, database string) djangoData {
+func makeSessions(t testing.TB, database string) testsvc.Sessions {
 	t.Helper()
-	out := testsvc.Django(t, "mksessions.py", database, "--secret", djangoSecret, "--old-secret", djangoOldSecret)
-	var d djangoData
-	if err := json.Unmarshal(out, &d); err != nil {
-		t.Fatalf("mksessions.py output: %v\n%s", err, out)
-	}
+	d := testsvc.MakeSessions(t, database, djangoSecret, djangoOldSecret)
 	if len(d.Cases) < 15 {
 		t.Fatalf("mksessions.py made %d cases", len(d.Cases))
 	}
@@ -100,7 +82,7 @@ var signedCases = []djangoCase{
 
 // checkDjango runs every case against database, which mksessions.py has
 // filled, under every configuration.
-func checkDjango(t *testing.T, database string, d djangoData) {
+func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 	withFallback := secretFile(t, djangoSecret, djangoOldSecret)
 	currentOnly := secretFile(t, djangoSecret)
 	for _, conf := range []struct {

@@ -3,6 +3,7 @@ package testsvc
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -80,4 +81,33 @@ func Django(t testing.TB, script, database string, args ...string) []byte {
 	}
 	t.Logf("django %s: %v", script, time.Since(start).Round(time.Millisecond))
 	return stdout.Bytes()
+}
+
+// Sessions is what testdata/mksessions.py prints: the session cookie of
+// each case (named for what maintgate must answer) and the users made.
+type Sessions struct {
+	Cases map[string]struct {
+		Cookie string `json:"cookie"`
+		UserID string `json:"user_id"`
+	} `json:"cases"`
+	Users map[string]struct {
+		ID       string `json:"id"`
+		Password string `json:"password"`
+		Hash     string `json:"hash"`
+	} `json:"users"`
+}
+
+// MakeSessions has a real Django migrate database, create its users and
+// log them in, signing with secret (and, for the fallback cases, oldSecret).
+func MakeSessions(t testing.TB, database, secret, oldSecret string) Sessions {
+	t.Helper()
+	out := Django(t, "mksessions.py", database, "--secret", secret, "--old-secret", oldSecret)
+	var s Sessions
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("mksessions.py output: %v\n%s", err, out)
+	}
+	if len(s.Cases) == 0 {
+		t.Fatalf("mksessions.py made no sessions:\n%s", out)
+	}
+	return s
 }
