@@ -111,15 +111,23 @@ func Open(o Options) (*Gate, error) {
 		if !o.Watch {
 			return nil, err
 		}
-		return g.openBroken(err)
+		return g.openBroken(err, nil)
 	}
 	lg, err := NewLogger(LogOptions{File: cfg.Log.File, Level: cfg.Log.Level, Format: cfg.Log.Format, Async: o.AsyncLog})
 	if err != nil {
-		return nil, err
+		if !o.Watch {
+			return nil, err
+		}
+		// The map must answer even when it cannot write its log file.
+		lg, _ = NewLogger(LogOptions{Level: cfg.Log.Level, Async: o.AsyncLog})
+		lg.Error().Err(err).Msg("cannot open log.file; logging to stderr")
 	}
 	g.log.Store(lg)
 	s, err := g.build(cfg, nil)
 	if err != nil {
+		if o.Watch {
+			return g.openBroken(err, cfg)
+		}
 		lg.Close()
 		return nil, err
 	}
@@ -138,19 +146,32 @@ func Open(o Options) (*Gate, error) {
 // answers every line "redirect" (Apache asks only while its state map says
 // on, so this fails closed exactly when maintenance is believed on) and
 // retries the file at every tick until it loads.
-func (g *Gate) openBroken(cause error) (*Gate, error) {
-	lg, _ := NewLogger(LogOptions{Level: "info", Async: g.opts.AsyncLog})
-	g.log.Store(lg)
+// loaded is the configuration when the file itself parsed but something it
+// names (whitelist file, key file, session store) did not load; nil when the
+// file itself is the problem.
+func (g *Gate) openBroken(cause error, loaded *config.Config) (*Gate, error) {
+	lg := g.log.Load()
+	if lg == nil {
+		lg, _ = NewLogger(LogOptions{Level: "info", Async: g.opts.AsyncLog})
+		g.log.Store(lg)
+	}
 	lg.Error().Err(cause).Msg("configuration unusable at start; answering redirect to every request until it loads")
 	cfg := config.Default()
 	if abs, err := filepath.Abs(g.opts.ConfigPath); err == nil {
 		cfg.Path = abs
 	}
+	watch := []string{cfg.Path}
+	if loaded != nil {
+		watch = watched(loaded)
+	}
 	// The default always-allowed paths stay open: the maintenance page
 	// and its assets must load.
 	g.snap.Store(&Snapshot{Config: cfg, Policy: &authz.Policy{AllowPaths: cfg.AllowPaths}, Broken: true, Loaded: g.now()})
 	g.win.Store(&authz.Window{Present: true})
-	g.stamps = map[string]stamp{cfg.Path: statStamp(cfg.Path)}
+	g.stamps = map[string]stamp{}
+	for _, f := range watch {
+		g.stamps[f] = statStamp(f)
+	}
 	g.stop, g.done = make(chan struct{}), make(chan struct{})
 	go g.watch()
 	return g, nil

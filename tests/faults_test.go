@@ -180,3 +180,20 @@ func TestFaultConfigBrokenAtStart(t *testing.T) {
 	os.WriteFile(s.config, good, 0o644)
 	m.until(blocked, "allow", 2*time.Second)
 }
+
+// TestFaultWhitelistFileMissingAtStart: the config parses but names a
+// whitelist file that is not there yet. The map keeps running, fails
+// closed, and picks the file up when it appears.
+func TestFaultWhitelistFileMissingAtStart(t *testing.T) {
+	s := newSite(t, `whitelist_file = "office.txt"`)
+	s.on(t)
+	m := startMap(t, s)
+	if got := m.ask("192.168.1.100 /x  "); got != "redirect" {
+		t.Errorf("config not loadable: %q, want redirect", got)
+	}
+	os.WriteFile(filepath.Join(s.dir, "office.txt"), []byte("198.51.100.0/24\n"), 0o644)
+	m.until("198.51.100.7 /x  ", "allow", 2*time.Second)
+	if got := m.ask(blocked); got != "redirect" {
+		t.Errorf("after the whitelist appeared: %q", got)
+	}
+}
