@@ -11,4 +11,4 @@ bench:  ## benchmarks: bench/results/ and BENCHMARKS.md
 	scripts/bench.sh
 
 build:
-	go build -o maintgate ./cmd/maintgate
+	CGO_ENABLED=0 go build -trimpath -o maintgate ./cmd/maintgate

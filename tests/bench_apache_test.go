@@ -236,6 +236,14 @@ func compileEcho(t *testing.T, dir, word string) string {
 // benchPage is the static page: about the size of a small HTML page.
 var benchPage = "<!doctype html><title>bench</title>\n" + strings.Repeat("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n", 60)
 
+// withStaticPages serves /pages/ from the DocumentRoot instead of the
+// backend (the harness proxies everything but /static/, /media/ and
+// /robots.txt, which maintgate always allows): a static page that
+// maintenance does gate.
+func withStaticPages(conf string) string {
+	return strings.Replace(conf, "    ProxyPass / http", "    ProxyPass /pages/ !\n    ProxyPass / http", 1)
+}
+
 // probe checks what one request gets before and after the measurements,
 // so each variant is known to serve what it is said to.
 func (a *apacheEnv) probe(t *testing.T, path string, want int) {
@@ -247,12 +255,54 @@ func (a *apacheEnv) probe(t *testing.T, path string, want int) {
 	if want == http.StatusFound && !strings.HasSuffix(r.header.Get("Location"), "/maintenance.html") {
 		t.Fatalf("%s %s: redirected to %q, want the maintenance page", a.dir, path, r.header.Get("Location"))
 	}
+	if want == http.StatusOK && strings.HasPrefix(path, "/pages/") && r.body != benchPage {
+		t.Fatalf("%s %s: not the static page: %.80q", a.dir, path, r.body)
+	}
+}
+
+// cpu is the user+system CPU time, in seconds, of this Apache's processes
+// and of its map program (prog: the path in its command line), and the
+// map program's context switches (all its threads).
+func (a *apacheEnv) cpu(prog string) (apache, program float64, switches int) {
+	for _, p := range a.procs(a.conf) {
+		c, _ := procCPU(p)
+		apache += c
+	}
+	if prog != "" {
+		for _, p := range a.procs(prog + " map ") {
+			c, _ := procCPU(p)
+			program += c
+			switches += procSwitches(p)
+		}
+	}
+	return apache, program, switches
+}
+
+// procSwitches is the number of context switches, voluntary or not, of
+// every thread of a process so far.
+func procSwitches(pid int) int {
+	n := 0
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			}
+		}
+	}
+	return n
 }
 
 type benchVariant struct {
 	name   string
 	a      *apacheEnv
-	status int // what /page.html and /app/page get
+	prog   string // the RewriteMap program's path, for its CPU time
+	status int    // what the pages get
 }
 
 // TestBenchApache: a static page and a proxied page through Apache alone,
@@ -263,98 +313,116 @@ type benchVariant struct {
 func TestBenchApache(t *testing.T) {
 	benchOnly(t)
 	requireTool(t, "wrk", "wrk (Debian package wrk)")
-	rounds := benchEnvInt("MAINTGATE_BENCH_ROUNDS", 5)
-	dur := benchEnvDur("MAINTGATE_BENCH_DURATION", 3*time.Second)
+	rounds := benchEnvInt("MAINTGATE_BENCH_ROUNDS", 15)
+	dur := benchEnvDur("MAINTGATE_BENCH_DURATION", time.Second)
 	conns := benchEnvInt("MAINTGATE_BENCH_CONNS", 16)
 	w := newBenchWriter(t, "apache")
 	echoDir := t.TempDir()
 	echoAllow := compileEcho(t, echoDir, "allow")
 	echoRedirect := compileEcho(t, echoDir, "redirect")
 
-	// The shipped example config, as an operator runs it: log level info
-	// (one line per redirect), not the harness's debug.
-	info := map[string]string{"log.level": `"info"`}
-	whitelisted := map[string]string{"log.level": `"info"`, "whitelist": `["127.0.0.1"]`}
-	mk := func(name string, toml map[string]string, status int, setup func(a *apacheEnv)) benchVariant {
+	// The shipped example config as an operator runs it: log level info,
+	// one line per redirect (the harness itself logs at debug).
+	level := func(l string, more ...string) map[string]string {
+		m := map[string]string{"log.level": strconv.Quote(l)}
+		for i := 0; i+1 < len(more); i += 2 {
+			m[more[i]] = more[i+1]
+		}
+		return m
+	}
+	mk := func(name string, toml map[string]string, status int, prog string, edit func(string) string) benchVariant {
 		a := startApache(t, apacheOpts{toml: toml})
-		apWriteFile(t, filepath.Join(a.dir, "www", "page.html"), benchPage)
-		if setup != nil {
-			setup(a)
+		apMust(t, os.MkdirAll(filepath.Join(a.dir, "www", "pages"), 0o755))
+		apWriteFile(t, filepath.Join(a.dir, "www", "pages", "index.html"), benchPage)
+		v := benchVariant{name: name, a: a, status: status}
+		switch prog {
+		case "wrapper": // the harness's line-counting wrapper stays
+			v.prog = a.bin
+			a.reconfigure(t, chain(withStaticPages, edit))
+		case "maintgate": // maintgate itself, without the wrapper's tee
+			v.prog = a.bin
+			a.reconfigure(t, chain(withStaticPages, withProgram(a.bin), edit))
+		default: // a C echo program
+			v.prog = filepath.Join(a.dir, "bin", filepath.Base(prog))
+			apCopyFile(t, prog, v.prog, 0o755)
+			a.reconfigure(t, chain(withStaticPages, withProgram(v.prog), edit))
 		}
-		return benchVariant{name: name, a: a, status: status}
-	}
-	ownProgram := func(prog string) func(a *apacheEnv) {
-		return func(a *apacheEnv) {
-			if prog == "" {
-				prog = a.bin // maintgate itself, without the counting wrapper
-			} else {
-				local := filepath.Join(a.dir, "bin", filepath.Base(prog))
-				apCopyFile(t, prog, local, 0o755)
-				prog = local
-			}
-			a.reconfigure(t, withProgram(prog))
-			a.on(t)
+		if prog != "wrapper" {
+			a.on(t) // every variant with its own program measures maintenance on
 		}
+		return v
 	}
-	variants := []benchVariant{
-		mk("apache", nil, 200, func(a *apacheEnv) { a.reconfigure(t, withoutMaintgate) }),
-		// Maintenance off keeps the harness's wrapper: it counts the key
-		// lines Apache sends, which must stay zero.
-		mk("off", info, 200, nil),
-		mk("on_redirect", info, 302, ownProgram("")),
-		mk("echo_redirect", info, 302, ownProgram(echoRedirect)),
-		mk("on_whitelist", whitelisted, 200, ownProgram("")),
-		mk("echo_allow", info, 200, ownProgram(echoAllow)),
+	same := func(s string) string { return s }
+	// Groups of variants compared with each other; a round runs the
+	// groups in turn, each group's variants back to back, in an order
+	// that changes from round to round.
+	groups := [][]benchVariant{
+		{
+			mk("apache", nil, 200, "wrapper", withoutMaintgate),
+			// Maintenance off keeps the wrapper: it counts the key lines
+			// Apache sends, which must stay zero.
+			mk("off", level("info"), 200, "wrapper", same),
+		},
+		{
+			mk("on_redirect", level("info"), 302, "maintgate", same),
+			mk("echo_redirect", level("info"), 302, echoRedirect, same),
+			// The same without a log line per redirect: what logging costs.
+			mk("on_redirect_quiet", level("warn"), 302, "maintgate", same),
+		},
+		{
+			mk("on_whitelist", level("info", "whitelist", `["127.0.0.1"]`), 200, "maintgate", same),
+			mk("echo_allow", level("info"), 200, echoAllow, same),
+		},
 	}
-	paths := []struct{ name, path string }{{"static", "/page.html"}, {"proxied", "/app/page"}}
-	for _, v := range variants {
+	paths := []struct{ name, path string }{{"static", "/pages/index.html"}, {"proxied", "/app/page"}}
+	var all []benchVariant
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	for _, v := range all {
 		for _, p := range paths {
 			v.a.probe(t, p.path, v.status)
-		}
-	}
-	// Warm up every variant (Apache's children, the map's first lookups).
-	for _, v := range variants {
-		for _, p := range paths {
-			runWrk(t, v.a.base+p.path, time.Second, conns)
+			runWrk(t, v.a.base+p.path, time.Second, conns) // warm up
 		}
 	}
 	offRequests := 0
 	for r := 0; r < rounds; r++ {
-		for i := range variants {
-			v := variants[(i+r)%len(variants)]
+		for gi := range groups {
+			g := groups[(gi+r)%len(groups)]
 			for _, p := range paths {
-				res := runWrk(t, v.a.base+p.path, dur, conns)
-				if res.Bad > 0 || res.Errors > 0 {
-					t.Errorf("%s %s: %d responses not 2xx/3xx, %d socket errors", v.name, p.path, res.Bad, res.Errors)
+				for i := range g {
+					v := g[(i+r)%len(g)]
+					a0, p0, s0 := v.a.cpu(v.prog)
+					res := runWrk(t, v.a.base+p.path, dur, conns)
+					a1, p1, s1 := v.a.cpu(v.prog)
+					if res.Bad > 0 || res.Errors > 0 {
+						t.Errorf("%s %s: %d responses not 2xx/3xx, %d socket errors", v.name, p.path, res.Bad, res.Errors)
+					}
+					if v.name == "off" {
+						offRequests += res.Requests
+					}
+					perReq := func(s float64) float64 { return 1e6 * s / math.Max(1, float64(res.Requests)) }
+					w.write(t, map[string]any{"round": r, "variant": v.name, "path": p.name, "seconds": dur.Seconds(), "conns": conns,
+						"rps": res.RPS, "avg_ms": res.AvgMs, "p50_ms": res.P50Ms, "p90_ms": res.P90Ms, "p99_ms": res.P99Ms,
+						"requests": res.Requests, "non_2xx_3xx": res.Bad, "socket_errors": res.Errors,
+						"apache_cpu_us": perReq(a1 - a0), "map_cpu_us": perReq(p1 - p0),
+						"map_switches": float64(s1-s0) / math.Max(1, float64(res.Requests))})
+					t.Logf("round %d %-17s %-7s %8.0f req/s p50 %.2f ms p99 %.2f ms; CPU per request: Apache %.0f µs, map %.1f µs",
+						r, v.name, p.name, res.RPS, res.P50Ms, res.P99Ms, perReq(a1-a0), perReq(p1-p0))
 				}
-				if v.name == "off" {
-					offRequests += res.Requests
-				}
-				w.write(t, map[string]any{"round": r, "variant": v.name, "path": p.name, "seconds": dur.Seconds(), "conns": conns,
-					"rps": res.RPS, "avg_ms": res.AvgMs, "p50_ms": res.P50Ms, "p90_ms": res.P90Ms, "p99_ms": res.P99Ms,
-					"requests": res.Requests, "non_2xx_3xx": res.Bad, "socket_errors": res.Errors})
-				t.Logf("round %d %-13s %-7s %8.0f req/s p50 %.2f ms p99 %.2f ms", r, v.name, p.name, res.RPS, res.P50Ms, res.P99Ms)
 			}
 		}
 	}
-	for _, v := range variants {
+	for _, v := range all {
 		for _, p := range paths {
 			v.a.probe(t, p.path, v.status)
 		}
 	}
-	off := variants[1].a
+	off := groups[0][1].a
 	lines := off.lookups()
 	w.write(t, map[string]any{"kind": "off_lookups", "requests": offRequests, "lines": lines})
 	if lines != 0 {
 		t.Errorf("maintenance off: the map received %d lines for %d requests, want 0", lines, offRequests)
-	}
-	// The map's own CPU time over the whole run, per variant.
-	for _, v := range variants {
-		if pids := v.a.procs(v.a.bin + " map "); len(pids) == 1 {
-			if cpu, ok := procCPU(pids[0]); ok {
-				w.write(t, map[string]any{"kind": "map_cpu", "variant": v.name, "cpu_seconds": cpu})
-			}
-		}
 	}
 }
 
@@ -421,8 +489,8 @@ func startGunicorn(t *testing.T, workers int, env []string) string {
 func TestBenchDjango(t *testing.T) {
 	benchOnly(t)
 	requireTool(t, "wrk", "wrk (Debian package wrk)")
-	rounds := benchEnvInt("MAINTGATE_BENCH_ROUNDS", 5)
-	dur := benchEnvDur("MAINTGATE_BENCH_DURATION", 3*time.Second)
+	rounds := benchEnvInt("MAINTGATE_BENCH_ROUNDS", 15)
+	dur := benchEnvDur("MAINTGATE_BENCH_DURATION", time.Second)
 	conns := benchEnvInt("MAINTGATE_BENCH_CONNS", 16)
 	workers := benchEnvInt("MAINTGATE_BENCH_GUNICORN_WORKERS", 5)
 	w := newBenchWriter(t, "django")
@@ -520,7 +588,7 @@ secret_key_file = %q
 cache_size = %d
 cache_ttl = "1h"
 negative_ttl = "1h"
-lookup_timeout = "10s"
+lookup_timeout = "5s"
 miss_rate = 1000000
 `, filepath.Join(dir, "maintenance"), filepath.Join(dir, "state.map"), filepath.Join(dir, "maintgate.log"),
 		db, filepath.Join(dir, "secret.key"), total))
@@ -727,14 +795,36 @@ key_file = %q
 	}
 	authz := func(cfg string) []string { return []string{maintgate, "authz", "-config", cfg} }
 	creds := "someone\nnot-a-password\n"
+	// What any Go program costs to start: an empty main, same toolchain.
+	goFloor := filepath.Join(dir, "empty")
+	apMust(t, os.MkdirAll(filepath.Join(dir, "emptysrc"), 0o755))
+	apWriteFile(t, filepath.Join(dir, "emptysrc", "go.mod"), "module empty\n")
+	apWriteFile(t, filepath.Join(dir, "emptysrc", "main.go"), "package main\n\nfunc main() {}\n")
+	build := exec.Command("go", "build", "-o", goFloor, ".")
+	build.Dir = filepath.Join(dir, "emptysrc")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build of an empty program: %v\n%s", err, out)
+	}
 	cases := []checkerCase{
 		{name: "floor", argv: []string{"/bin/true"}, env: env("192.0.2.10", ""), stdin: creds, want: 0, every: 1},
+		{name: "go_floor", argv: []string{goFloor}, env: env("192.0.2.10", ""), stdin: creds, want: 0, every: 1},
+		// The binary starting and exiting, reading no config: its startup.
+		{name: "version", argv: []string{maintgate, "version"}, env: env("192.0.2.10", ""), stdin: creds, want: 0, every: 1},
 		{name: "allowed", argv: authz(shipped), env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
 		{name: "denied", argv: authz(shipped), env: env("203.0.113.7", "csrftoken=x"), stdin: creds, want: 1, every: 1},
+	}
+	// The same source built another way (scripts/bench.sh: CGO_ENABLED=0).
+	if alt := os.Getenv("MAINTGATE_BENCH_ALT_BIN"); alt != "" {
+		altAuthz := []string{alt, "authz", "-config", shipped}
+		cases = append(cases,
+			checkerCase{name: "allowed_nocgo", argv: altAuthz, env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
+			checkerCase{name: "denied_nocgo", argv: altAuthz, env: env("203.0.113.7", "csrftoken=x"), stdin: creds, want: 1, every: 1})
+	}
+	cases = append(cases, []checkerCase{
 		{name: "django_allowed", argv: authz(withDjango), env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
 		{name: "django_session", argv: authz(withDjango), env: env("203.0.113.7", "csrftoken=x; sessionid="+dj.cookie(t, "superuser")), stdin: creds, want: 0, every: 1},
 		{name: "django_denied_password", argv: authz(withDjango), env: env("203.0.113.7", "csrftoken=x"), stdin: "admin\nwrong-password\n", want: 1, every: 10},
-	}
+	}...)
 	for _, c := range cases { // warm the page cache
 		c.runOnce(t)
 	}
