@@ -14,7 +14,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -188,10 +187,45 @@ func (e *Error) Error() string {
 	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
 }
 
-var (
-	cookieName = regexp.MustCompile(`^[!#$%&'*+\-.^_` + "`" + `|~0-9A-Za-z]+$`)
-	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
-)
+// isCookieName accepts an RFC 6265 cookie name (an HTTP token). Loops, not
+// regexps: package-level regexps are compiled by every forked `maintgate
+// authz`.
+func isCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// isTableName accepts "table" or "schema.table", identifier characters only.
+func isTableName(s string) bool {
+	schema, table, dotted := strings.Cut(s, ".")
+	if !dotted {
+		return isIdent(s)
+	}
+	return isIdent(schema) && isIdent(table)
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}
 
 func (c *Config) validate() []string {
 	var p []string
@@ -232,7 +266,7 @@ func (c *Config) validate() []string {
 	default:
 		bad("log.format", "%q must be json or console", c.Log.Format)
 	}
-	if !cookieName.MatchString(c.Token.Cookie) {
+	if !isCookieName(c.Token.Cookie) {
 		bad("token.cookie", "%q is not a cookie name", c.Token.Cookie)
 	}
 	s := &c.Session
@@ -248,16 +282,16 @@ func (c *Config) validate() []string {
 	default:
 		bad("session.store", "%q must be none, django or django-signed-cookies", s.Store)
 	}
-	if !cookieName.MatchString(s.Cookie) {
+	if !isCookieName(s.Cookie) {
 		bad("session.cookie", "%q is not a cookie name", s.Cookie)
 	}
 	if s.Cookie == c.Token.Cookie {
 		bad("session.cookie", "must differ from token.cookie")
 	}
-	if !identifier.MatchString(s.SessionTable) {
+	if !isTableName(s.SessionTable) {
 		bad("session.session_table", "%q is not a table name", s.SessionTable)
 	}
-	if !identifier.MatchString(s.UserTable) {
+	if !isTableName(s.UserTable) {
 		bad("session.user_table", "%q is not a table name", s.UserTable)
 	}
 	if s.CacheSize < 1 {

@@ -3,6 +3,7 @@ package gate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/maintgate/maintgate/rewritemap"
@@ -61,5 +62,26 @@ func TestAnswerSpecialKeys(t *testing.T) {
 	g := openTestGate(t, "", true)
 	if got := g.Answer(rewritemap.Line{Text: []byte("@retry-after")}); got != "none" {
 		t.Errorf("@retry-after without an end time: %q", got)
+	}
+}
+
+// TestAsyncLogFormats: both formats reach the file whole, a line per
+// event, after Close, however many events were batched into one write.
+func TestAsyncLogFormats(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		p := filepath.Join(t.TempDir(), "log")
+		lg, err := NewLogger(LogOptions{File: p, Level: "info", Format: format, Async: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 500; i++ {
+			lg.Info().Int("n", i).Msg("event")
+		}
+		lg.Close()
+		b, _ := os.ReadFile(p)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 500 || !strings.Contains(lines[499], "499") || !strings.Contains(lines[0], "event") {
+			t.Errorf("%s: %d lines, last %q", format, len(lines), lines[len(lines)-1])
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/rs/zerolog/diode"
 )
 
 // logSink is the file (or stderr) that log lines end up in. It reopens the
@@ -125,15 +124,15 @@ func NewLogger(o LogOptions) (*Logger, error) {
 	}
 	var w io.Writer = sink
 	l := &Logger{sink: sink, closer: sink}
-	if o.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: sink, TimeFormat: time.RFC3339, NoColor: o.File != ""}
-	}
 	if o.Async {
-		dw := diode.NewWriter(w, 4096, 10*time.Millisecond, func(missed int) {
-			fmt.Fprintf(sink, "{\"level\":\"warn\",\"message\":\"log buffer full: %d lines dropped\"}\n", missed)
-		})
-		w = dw
-		l.closer = closeBoth{dw, sink}
+		aw := newAsyncWriter(sink)
+		w = aw
+		l.closer = closeBoth{aw, sink}
+	}
+	if o.Format == "console" {
+		// Above the async writer: it formats one event per Write, and the
+		// async writer hands on many lines at once.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: o.File != ""}
 	}
 	l.Logger = zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "maintgate").Logger()
 	return l, nil
@@ -145,8 +144,87 @@ type closeBoth struct {
 }
 
 func (c closeBoth) Close() error {
-	c.a.Close() // diode: drains, then closes the sink it wraps only if it is a Closer
+	c.a.Close()
 	return c.b.Close()
+}
+
+// asyncWriter takes log lines off the answer path: Write only copies the
+// line into a buffer, and a goroutine writes what has gathered, with one
+// write(2) per batch, at most every asyncDelay. Idle, it sleeps without
+// waking. Past asyncMax pending bytes (a disk that stalls) lines are dropped
+// and counted, never waited for.
+type asyncWriter struct {
+	mu      sync.Mutex
+	buf     []byte
+	dropped int
+	closed  bool
+	wake    chan struct{} // capacity 1: "there is something to write"
+	done    chan struct{}
+	w       io.Writer
+}
+
+const (
+	asyncMax   = 1 << 20
+	asyncDelay = 2 * time.Millisecond
+)
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || len(a.buf)+len(p) > asyncMax {
+		a.dropped++
+		return len(p), nil
+	}
+	a.buf = append(a.buf, p...)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (a *asyncWriter) run() {
+	defer close(a.done)
+	var out []byte
+	for range a.wake {
+		// Let a burst gather: one write for many lines.
+		time.Sleep(asyncDelay)
+		out = a.flush(out)
+	}
+	a.flush(out)
+}
+
+func (a *asyncWriter) flush(out []byte) []byte {
+	a.mu.Lock()
+	out, a.buf = a.buf, out[:0]
+	dropped := a.dropped
+	a.dropped = 0
+	a.mu.Unlock()
+	if len(out) > 0 {
+		a.w.Write(out)
+	}
+	if dropped > 0 {
+		fmt.Fprintf(a.w, "{\"level\":\"warn\",\"message\":\"log buffer full: %d lines dropped\"}\n", dropped)
+	}
+	return out
+}
+
+// Close writes what is pending and stops the goroutine.
+func (a *asyncWriter) Close() error {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.wake)
+	}
+	a.mu.Unlock()
+	<-a.done
+	return nil
 }
 
 // Close flushes buffered lines and closes the file.

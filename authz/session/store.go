@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +77,24 @@ var (
 	}
 )
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}$`)
+// isIdent accepts an SQL identifier: a letter or '_', then letters,
+// digits, '_' or '$', at most 63 bytes. (A loop, not a regexp: compiling
+// one at package init costs every forked `maintgate authz` 0.3 ms.)
+func isIdent(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '$'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // quoteTable validates a table name (identifier characters only, with an
 // optional schema: "schema.table") and quotes it for the dialect. Names
@@ -89,7 +105,7 @@ func quoteTable(d dialect, option, name string) (string, error) {
 		return "", fmt.Errorf("%s %q: at most one '.', as in schema.table", option, name)
 	}
 	for i, p := range parts {
-		if !identRE.MatchString(p) {
+		if !isIdent(p) {
 			return "", fmt.Errorf("%s %q: not a table name (letters, digits, '_' and '$', not starting with a digit, at most 63)", option, name)
 		}
 		parts[i] = d.quote(p)
@@ -113,7 +129,7 @@ func buildQueries(d dialect, o *Options) (queries, error) {
 	if err != nil {
 		return queries{}, err
 	}
-	if !identRE.MatchString(o.UsernameColumn) {
+	if !isIdent(o.UsernameColumn) {
 		return queries{}, fmt.Errorf("username column %q: not a column name", o.UsernameColumn)
 	}
 	q, p := d.quote, d.param(1)
