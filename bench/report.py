@@ -76,7 +76,7 @@ def roundtrip_section(rows):
         out.append("Logging: the redirect case logs one INFO line per request. The same with "
                    "`log.level = \"error\"` (no line written): %.0f rt/s, %.2f × C floor, against "
                    "%.0f rt/s and %.2f × with logging (lines are written after the answer is "
-                   "flushed, through a lock-free buffer)." % (
+                   "flushed, into a buffer written out in batches by a background goroutine)." % (
                        r["maintgate_nolog"]["per_second"], r["maintgate_nolog"]["ratio"],
                        r["maintgate"]["per_second"], r["maintgate"]["ratio"]))
     floods = [c for c in ("flood10", "flood50") if c in by]

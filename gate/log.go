@@ -107,7 +107,7 @@ type LogOptions struct {
 	File   string
 	Level  string
 	Format string
-	// Async puts a lock-free buffer between the logger and the file, so a
+	// Async puts a batching buffer between the logger and the file, so a
 	// flood of redirect lines never waits on the disk; used by `map`.
 	Async bool
 }

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 MAINTGATE_BENCH_DEPS=1 scripts/deps.sh
 
-parts=${*:-roundtrip fuzz apache django memory checker}
+parts=${*:-roundtrip gobench fuzz apache django memory checker}
 BATCH=${BATCH:-5000}
 BATCHES=${BATCHES:-20}
 out=bench/results
@@ -357,6 +357,8 @@ if {"allowed", "version", "go_floor"} <= set(p):
 print("\n".join(out))
 PY
 }
+
+gobench() { bench/gobench.sh; }
 
 for p in $parts; do
 	declare -F "$p" >/dev/null || { echo "bench: no part named $p" >&2; exit 2; }
