@@ -10,9 +10,7 @@ package gate
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -493,16 +491,20 @@ type stamp struct {
 	err    bool
 }
 
+// statStamp stats path without allocating (syscall.Stat, not os.Stat): the
+// answer path calls it for a line that arrives while maintenance looks off.
 func statStamp(path string) stamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return stamp{err: !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR)}
+	var st syscall.Stat_t
+	for {
+		err := syscall.Stat(path, &st)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return stamp{err: err != syscall.ENOENT && err != syscall.ENOTDIR}
+		}
+		return stamp{exists: true, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
 	}
-	st := stamp{exists: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
-	return st
 }
 
 // refreshFlag re-reads the flag when its file changed, or always with
