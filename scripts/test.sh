@@ -18,7 +18,11 @@ echo "== fuzz (${FUZZTIME:=10s} each)"
 for target in rewritemap:FuzzServe rewritemap:FuzzParseKey whitelist:FuzzParse whitelist:FuzzClientIP \
 	config:FuzzParse authz/token:FuzzVerify authz/session:FuzzDecodeSessionData; do
 	pkg=${target%%:*} fn=${target#*:}
-	go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$FUZZTIME" "./$pkg/" >/dev/null
+	if ! log=$(go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$FUZZTIME" "./$pkg/" 2>&1); then
+		echo "$log" >&2
+		echo "fuzz $pkg $fn FAILED (the failing input is in $pkg/testdata/fuzz/$fn/)" >&2
+		exit 1
+	fi
 	echo "fuzz $pkg $fn ok"
 done
 echo "all checks passed"
