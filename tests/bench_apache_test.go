@@ -36,7 +36,7 @@ import (
 func benchOnly(t *testing.T) {
 	t.Helper()
 	if os.Getenv("MAINTGATE_BENCH") != "1" {
-		t.Skip("benchmark: set MAINTGATE_BENCH=1 (scripts/bench.sh does)")
+		t.Skip("a benchmark, not a CI test: set MAINTGATE_BENCH=1 (scripts/bench.sh does)")
 	}
 }
 
