@@ -344,6 +344,9 @@ func TestApache4_BackendDown(t *testing.T) {
 	apMust(t, err)
 	apWantStatus(t, r, 503, "HEAD / with the backend down")
 	apWantJSON503(t, a.get(t, "/de/map/", "Accept: application/json"), "API client, backend down")
+	apWantJSON503(t, a.get(t, "/api/v1/items"), "API path, backend down")
+	apWantJSON503(t, a.get(t, "/api"), "API path /api, backend down")
+	apWantPage(t, a.get(t, "/apiary/"), 503, []string{"Temporarily unavailable"}, "/apiary/ is not an API path, backend down")
 	apWantStatus(t, a.get(t, "/static/app.css"), 200, "static file, backend down")
 	// A visitor left on /maintenance.html is sent home once maintenance is off.
 	if r := a.get(t, "/maintenance.html"); r.status != http.StatusFound || r.header.Get("Location") != a.base+"/" {

@@ -353,6 +353,20 @@ func TestBenchApache(t *testing.T) {
 		return v
 	}
 	same := func(s string) string { return s }
+	// The contract's state-map check alone, in place of the vhost and
+	// fallback snippets: what asking "is maintenance on?" costs by itself.
+	stateOnly := filepath.Join(t.TempDir(), "state-only.conf")
+	apWriteFile(t, stateOnly, "RewriteEngine On\nRewriteCond ${mgstate:state|on} =on\nRewriteRule ^ - [E=MAINTGATE_STATE:on]\n")
+	onlyStateCheck := func(conf string) string {
+		conf = strings.Replace(conf, filepath.Join(repoRoot, "apache-conf", "maintgate-vhost.conf"), stateOnly, 1)
+		var out []string
+		for _, l := range strings.Split(conf, "\n") {
+			if !strings.Contains(l, "maintgate-fallback.conf") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
 	// Groups of variants compared with each other; a round runs the
 	// groups in turn, each group's variants back to back, in an order
 	// that changes from round to round.
@@ -362,6 +376,7 @@ func TestBenchApache(t *testing.T) {
 			// Maintenance off keeps the wrapper: it counts the key lines
 			// Apache sends, which must stay zero.
 			mk("off", level("info"), 200, "wrapper", same),
+			mk("state_only", level("info"), 200, "wrapper", onlyStateCheck),
 		},
 		{
 			mk("on_redirect", level("info"), 302, "maintgate", same),
@@ -813,12 +828,13 @@ key_file = %q
 		{name: "allowed", argv: authz(shipped), env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
 		{name: "denied", argv: authz(shipped), env: env("203.0.113.7", "csrftoken=x"), stdin: creds, want: 1, every: 1},
 	}
-	// The same source built another way (scripts/bench.sh: CGO_ENABLED=0).
+	// The same source built with cgo (scripts/bench.sh: CGO_ENABLED=1), to
+	// show what that build mode costs at every fork.
 	if alt := os.Getenv("MAINTGATE_BENCH_ALT_BIN"); alt != "" {
 		altAuthz := []string{alt, "authz", "-config", shipped}
 		cases = append(cases,
-			checkerCase{name: "allowed_nocgo", argv: altAuthz, env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
-			checkerCase{name: "denied_nocgo", argv: altAuthz, env: env("203.0.113.7", "csrftoken=x"), stdin: creds, want: 1, every: 1})
+			checkerCase{name: "allowed_cgo", argv: altAuthz, env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
+			checkerCase{name: "denied_cgo", argv: altAuthz, env: env("203.0.113.7", "csrftoken=x"), stdin: creds, want: 1, every: 1})
 	}
 	cases = append(cases, []checkerCase{
 		{name: "django_allowed", argv: authz(withDjango), env: env("192.0.2.10", "csrftoken=x"), stdin: creds, want: 0, every: 1},
