@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unique"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -212,13 +213,25 @@ func keyOf(cookie string) cacheKey {
 // in a log, not enough to find either.
 func (k cacheKey) String() string { return hex.EncodeToString(k[:4]) }
 
-// entry is a cached answer. until bounds it by the session's own expiry,
-// which can come before the cache's TTL.
+// entry is a cached answer, kept small: the cache holds up to cache_size of
+// them. The user id and reason are interned (a site has few superusers and
+// a fixed set of reasons), so an entry holds two pointers, not two strings
+// of its own. until bounds it by the session's own expiry, which can come
+// before the cache's TTL.
 type entry struct {
-	superuser bool
-	userID    string
-	reason    string
-	until     int64 // UnixNano
+	until  int64 // UnixNano
+	userID unique.Handle[string]
+	reason unique.Handle[string]
+}
+
+func newEntry(v Verdict, until int64) entry {
+	return entry{until: until, userID: unique.Make(v.UserID), reason: unique.Make(v.Reason)}
+}
+
+// verdict is the cached answer; superuser says which cache held it (store1
+// puts positive answers in one, negative ones in the other).
+func (e entry) verdict(superuser bool) Verdict {
+	return Verdict{Superuser: superuser, UserID: e.userID.Value(), Reason: e.reason.Value(), Cached: true}
 }
 
 // call is one lookup in flight; later misses for the same cookie wait on
@@ -352,7 +365,7 @@ func (c *Checker) Check(cookieValue string) Verdict {
 
 // cached returns the cached answer for k, if it is still good.
 func (c *Checker) cached(k cacheKey, now time.Time) (Verdict, bool) {
-	for _, lru := range [...]*expirable.LRU[cacheKey, entry]{c.pos, c.neg} {
+	for i, lru := range [...]*expirable.LRU[cacheKey, entry]{c.pos, c.neg} {
 		e, ok := lru.Get(k)
 		if !ok {
 			continue
@@ -361,7 +374,7 @@ func (c *Checker) cached(k cacheKey, now time.Time) (Verdict, bool) {
 			lru.Remove(k)
 			continue
 		}
-		return Verdict{Superuser: e.superuser, UserID: e.userID, Reason: e.reason, Cached: true}, true
+		return e.verdict(i == 0), true
 	}
 	return Verdict{}, false
 }
@@ -583,20 +596,17 @@ func shortError(err error) string {
 // ones in the other, so a flood of unknown cookies cannot evict the
 // superusers.
 func (c *Checker) store1(k cacheKey, r result, now time.Time) {
-	e := entry{superuser: r.v.Superuser, userID: r.v.UserID, reason: r.v.Reason}
 	if r.v.Superuser {
 		until := now.Add(c.o.CacheTTL)
 		if !r.until.IsZero() && r.until.Before(until) {
 			until = r.until
 		}
-		e.until = until.UnixNano()
 		c.neg.Remove(k)
-		c.pos.Add(k, e)
+		c.pos.Add(k, newEntry(r.v, until.UnixNano()))
 		return
 	}
-	e.until = now.Add(c.o.NegativeTTL).UnixNano()
 	c.pos.Remove(k)
-	c.neg.Add(k, e)
+	c.neg.Add(k, newEntry(r.v, now.Add(c.o.NegativeTTL).UnixNano()))
 }
 
 func (c *Checker) logVerdict(k cacheKey, r result) {
