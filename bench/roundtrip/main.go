@@ -5,10 +5,12 @@
 //	roundtrip -lines keys.txt -batch 5000 -batches 20 \
 //	    -prog echo=./echo -prog maintgate='./maintgate map -config x.toml'
 //
-// All programs run side by side and take turns, one batch each, so a noisy
-// neighbour slows them alike; the report gives, per program, the median
-// batch rate and latency percentiles, and the median of the per-batch
-// ratios to the first program (the floor).
+// All programs run side by side and take short turns (-chunk round trips
+// each), so a noisy neighbour slows them alike; the report gives, per
+// program, the median batch rate and latency percentiles, the median of the
+// per-batch rate ratios to the first program (the floor), and the median of
+// the per-batch ratios of median latencies (floor p50 / program p50), which
+// a few slow round trips cannot move.
 //
 // Lines are taken from the -lines file in turn; "RANDOM-SESSION" in a line
 // is replaced by a fresh random well-formed session key each time (a flood
@@ -40,19 +42,23 @@ type prog struct {
 	lat     []time.Duration
 	marked  []time.Duration
 	rates   []float64
+	p50s    []float64 // per batch, µs
 	mrates  []float64
 	answers map[string]int
 }
 
 type result struct {
 	Case        string         `json:"case"`
+	Mode        string         `json:"mode,omitempty"`
 	Prog        string         `json:"prog"`
 	Batches     int            `json:"batches"`
 	Batch       int            `json:"batch"`
+	Chunk       int            `json:"chunk"`
 	PerSecond   float64        `json:"per_second"`
 	P50us       float64        `json:"p50_us"`
 	P99us       float64        `json:"p99_us"`
-	Ratio       float64        `json:"ratio"` // median of per-batch rate ratios to the floor
+	Ratio       float64        `json:"ratio"`     // median of per-batch rate ratios to the floor
+	P50Ratio    float64        `json:"p50_ratio"` // median of per-batch floor p50 / p50
 	MarkedRate  float64        `json:"marked_per_second,omitempty"`
 	MarkedP50us float64        `json:"marked_p50_us,omitempty"`
 	MarkedP99us float64        `json:"marked_p99_us,omitempty"`
@@ -71,6 +77,8 @@ func main() {
 	batch := flag.Int("batch", 5000, "round trips per batch")
 	batches := flag.Int("batches", 10, "batches per program")
 	warm := flag.Int("warmup", 2000, "round trips per program before measuring")
+	chunk := flag.Int("chunk", 100, "round trips per program per turn within a batch")
+	mode := flag.String("mode", "", "how the run was placed (e.g. pinned), for the report")
 	var progs progFlags
 	flag.Var(&progs, "prog", "name=command line (repeatable; the first is the floor)")
 	flag.Parse()
@@ -111,7 +119,7 @@ func main() {
 		p.in, p.closeIn, p.out = bufio.NewWriter(in), in, bufio.NewReader(out)
 		ps = append(ps, p)
 	}
-	ask := func(p *prog, record bool) {
+	ask := func(p *prog, record bool) time.Duration {
 		i := p.pos % len(lines)
 		p.pos++
 		l := lines[i]
@@ -136,23 +144,38 @@ func main() {
 				p.marked = append(p.marked, d)
 			}
 		}
+		return d
 	}
 	for _, p := range ps {
 		for i := 0; i < *warm; i++ {
 			ask(p, false)
 		}
 	}
+	// A batch is made of short turns (chunk round trips per program, the
+	// programs in an order rotated every turn), so that a noisy moment on a
+	// shared machine falls on every program alike; a batch's rate is its
+	// round trips over the time spent in them.
 	for b := 0; b < *batches; b++ {
-		for _, p := range ps {
-			m0 := len(p.marked)
-			start := time.Now()
-			for i := 0; i < *batch; i++ {
-				ask(p, true)
+		spent := make([]time.Duration, len(ps))
+		m0, l0 := make([]int, len(ps)), make([]int, len(ps))
+		for j, p := range ps {
+			m0[j], l0[j] = len(p.marked), len(p.lat)
+		}
+		for done, turn := 0, 0; done < *batch; done, turn = done+*chunk, turn+1 {
+			n := min(*chunk, *batch-done)
+			for k := range ps {
+				j := (k + turn) % len(ps)
+				for i := 0; i < n; i++ {
+					spent[j] += ask(ps[j], true)
+				}
 			}
-			p.rates = append(p.rates, float64(*batch)/time.Since(start).Seconds())
-			if n := len(p.marked) - m0; n > 0 && n < *batch {
+		}
+		for j, p := range ps {
+			p.rates = append(p.rates, float64(*batch)/spent[j].Seconds())
+			p.p50s = append(p.p50s, pct(p.lat[l0[j]:], 50))
+			if n := len(p.marked) - m0[j]; n > 0 && n < *batch {
 				var sum time.Duration
-				for _, d := range p.marked[m0:] {
+				for _, d := range p.marked[m0[j]:] {
 					sum += d
 				}
 				p.mrates = append(p.mrates, float64(n)/sum.Seconds())
@@ -165,13 +188,18 @@ func main() {
 		p.closeIn.Close()
 		io.Copy(io.Discard, p.out)
 		p.cmd.Wait()
-		r := result{Case: *caseName, Prog: p.name, Batches: *batches, Batch: *batch, Answers: p.answers,
+		r := result{Case: *caseName, Mode: *mode, Prog: p.name, Batches: *batches, Batch: *batch, Chunk: *chunk, Answers: p.answers,
 			PerSecond: median(p.rates), P50us: pct(p.lat, 50), P99us: pct(p.lat, 99)}
 		var ratios []float64
 		for b := range p.rates {
 			ratios = append(ratios, p.rates[b]/floor.rates[b])
 		}
 		r.Ratio = median(ratios)
+		var p50r []float64
+		for b := range p.p50s {
+			p50r = append(p50r, floor.p50s[b]/p.p50s[b])
+		}
+		r.P50Ratio = median(p50r)
 		if len(p.mrates) > 0 {
 			r.MarkedRate, r.MarkedP50us, r.MarkedP99us = median(p.mrates), pct(p.marked, 50), pct(p.marked, 99)
 			var mr []float64
