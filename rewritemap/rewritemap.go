@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"unsafe"
 )
 
@@ -62,6 +63,7 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 	br := bufio.NewReaderSize(r, MaxLine)
 	bw := bufio.NewWriterSize(w, 256)
 	after, _ := a.(Afterer)
+	lines := 0
 	for {
 		l, raw, err := readLine(br)
 		if err != nil && raw == 0 {
@@ -79,6 +81,9 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 		if after != nil {
 			runAfter(after)
 		}
+		if lines++; lines%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -87,6 +92,16 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 		}
 	}
 }
+
+// yieldEvery is how many lines Serve answers between calls to
+// runtime.Gosched. A goroutine that only ever blocks in read(2) never
+// passes through the scheduler, so after 10 ms on one scheduling tick the
+// runtime's monitor thread takes its P away while it sits in read(2), hands
+// the P to another thread, and then polls every 20 µs for a while. Under
+// steady traffic that happened every 10 ms and cost round trips (measured
+// with bench/roundtrip, one CPU: 0.68-0.73 of the C echo's rate without the
+// yield, 0.80-0.88 with it). A yield costs about a hundred nanoseconds.
+const yieldEvery = 16
 
 func answer(a Answerer, l Line) (s string) {
 	defer func() {
