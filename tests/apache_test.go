@@ -748,6 +748,9 @@ func TestApache8_CachingAPIAndBackend503(t *testing.T) {
 		r = a.get(t, "/de/map/", "Accept: application/json")
 		apWantJSON503(t, r, "API client")
 		apWantRetryAfter(t, r, 1200, "API client")
+		r = a.get(t, "/api/v1/items")
+		apWantJSON503(t, r, "API path")
+		apWantRetryAfter(t, r, 1200, "API path")
 	})
 
 	t.Run("skip static", func(t *testing.T) {
