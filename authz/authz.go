@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/maintgate/maintgate/authz/session"
 	"github.com/maintgate/maintgate/authz/token"
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/whitelist"
@@ -80,8 +79,10 @@ type Decision struct {
 
 // SessionChecker answers whether a session cookie value belongs to an
 // active superuser. It must bound its own latency: the whole server waits.
+// client is the address the request is judged by (after X-Forwarded-For),
+// so that a checker can share its database budget fairly between sources.
 type SessionChecker interface {
-	Check(cookieValue string) session.Verdict
+	Check(client netip.Addr, cookieValue string) Verdict
 }
 
 // Policy is the part of the configuration the decision reads. It is built
@@ -164,7 +165,7 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 				// The request's strings may share a buffer that the next
 				// line reuses; the checker may keep its argument (a
 				// lookup that outlives the answer), so it gets a copy.
-				sv := sessions.Check(strings.Clone(v))
+				sv := sessions.Check(client, strings.Clone(v))
 				d.SessionChecked, d.SessionCached, d.UserID = true, sv.Cached, sv.UserID
 				if sv.Superuser {
 					d.Allow, d.Reason, d.Detail = true, Superuser, sv.Reason

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maintgate/maintgate/authz/session"
 	"github.com/maintgate/maintgate/authz/token"
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/whitelist"
@@ -23,15 +22,15 @@ var (
 // tested against real Django sessions in authz/session.
 type fakeSessions map[string]bool
 
-func (f fakeSessions) Check(v string) session.Verdict {
+func (f fakeSessions) Check(_ netip.Addr, v string) Verdict {
 	su, ok := f[v]
 	switch {
 	case !ok:
-		return session.Verdict{Reason: "no such session"}
+		return Verdict{Reason: "no such session"}
 	case su:
-		return session.Verdict{Superuser: true, UserID: "1", Reason: "active superuser"}
+		return Verdict{Superuser: true, UserID: "1", Reason: "active superuser"}
 	}
-	return session.Verdict{UserID: "2", Reason: "user is not a superuser"}
+	return Verdict{UserID: "2", Reason: "user is not a superuser"}
 }
 
 func decisionPolicy(t testing.TB) *Policy {
@@ -132,9 +131,9 @@ func TestSuperuserNeedsSetting(t *testing.T) {
 
 type countingSessions struct{ n *int }
 
-func (c countingSessions) Check(string) session.Verdict {
+func (c countingSessions) Check(netip.Addr, string) Verdict {
 	*c.n++
-	return session.Verdict{Superuser: true}
+	return Verdict{Superuser: true}
 }
 
 // TestCheaperRulesFirst: a whitelisted client, a static path or a token

@@ -19,12 +19,12 @@ func BenchmarkCheckCached(b *testing.B) {
 	f.login("th4kvextmcfy17eewv37dbwxffnuufw3", admin, time.Now().Add(time.Hour), testSecret)
 	c, _ := testChecker(b, f, Options{})
 	c.now = time.Now
-	if v := c.Check("th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Superuser {
+	if v := c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Superuser {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if v := c.Check("th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Cached {
+		if v := c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Cached {
 			b.Fatal(v)
 		}
 	}
@@ -36,11 +36,11 @@ func BenchmarkCheckCachedParallel(b *testing.B) {
 	f.login("th4kvextmcfy17eewv37dbwxffnuufw3", admin, time.Now().Add(time.Hour), testSecret)
 	c, _ := testChecker(b, f, Options{})
 	c.now = time.Now
-	c.Check("th4kvextmcfy17eewv37dbwxffnuufw3")
+	c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c.Check("th4kvextmcfy17eewv37dbwxffnuufw3")
+			c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3")
 		}
 	})
 }
@@ -52,12 +52,12 @@ func BenchmarkCheckCachedSignedCookie(b *testing.B) {
 	c, _ := testChecker(b, f, Options{Store: StoreSignedCookies})
 	c.now = time.Now
 	cookie := signedCookie(fixtureUser, testSecret, time.Now())
-	if v := c.Check(cookie); !v.Superuser {
+	if v := c.Check(testClient, cookie); !v.Superuser {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		c.Check(cookie)
+		c.Check(testClient, cookie)
 	}
 }
 
@@ -66,7 +66,7 @@ func BenchmarkCheckNotAKey(b *testing.B) {
 	c, _ := testChecker(b, newFakeStore(), Options{})
 	b.ReportAllocs()
 	for b.Loop() {
-		c.Check("not-a-django-session-key")
+		c.Check(testClient, "not-a-django-session-key")
 	}
 }
 
@@ -79,11 +79,11 @@ func BenchmarkCheckRateLimited(b *testing.B) {
 	for i := range keys {
 		keys[i] = randomKey()
 	}
-	c.Check(keys[0])
+	c.Check(testClient, keys[0])
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		c.Check(keys[i%len(keys)])
+		c.Check(testClient, keys[i%len(keys)])
 		i++
 	}
 }
@@ -96,13 +96,13 @@ func benchCold(b *testing.B, database string, key string) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	if v := c.Check(key); !v.Superuser {
+	if v := c.Check(testClient, key); !v.Superuser {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		c.pos.Purge()
-		if v := c.Check(key); !v.Superuser || v.Cached {
+		if v := c.Check(testClient, key); !v.Superuser || v.Cached {
 			b.Fatal(v)
 		}
 	}

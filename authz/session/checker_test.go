@@ -242,11 +242,11 @@ func TestCheckVerdicts(t *testing.T) {
 			want, user string
 		}{{verified, tc.want, tc.user}, {trusting, tc.wantTrust, tc.userTrust}} {
 			trust := c.c.secrets == nil
-			v := c.c.Check(tc.cookie)
+			v := c.c.Check(testClient, tc.cookie)
 			if v.Reason != c.want || v.Superuser != (c.want == ReasonSuperuser) || v.Cached || v.UserID != c.user {
 				t.Errorf("trust=%v Check(%q) = %+v, want reason %q, user %q", trust, tc.cookie, v, c.want, c.user)
 			}
-			v2 := c.c.Check(tc.cookie)
+			v2 := c.c.Check(testClient, tc.cookie)
 			if v2.Reason != v.Reason || v2.Superuser != v.Superuser || v2.UserID != v.UserID {
 				t.Errorf("trust=%v second Check(%q) = %+v, first %+v", trust, tc.cookie, v2, v)
 			}
@@ -261,7 +261,7 @@ func TestFormatCheckMakesNoQuery(t *testing.T) {
 	f := newFakeStore()
 	c, _ := testChecker(t, f, Options{})
 	for _, s := range []string{"", "x", "sessionid=abc", "ABCDEFGHIJKL", "abcdefgh\n", strings.Repeat("a", 41), "abcdefgh ", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"} {
-		if v := c.Check(s); v.Superuser || (v.Reason != ReasonNotKey && v.Reason != ReasonNoCookie) {
+		if v := c.Check(testClient, s); v.Superuser || (v.Reason != ReasonNotKey && v.Reason != ReasonNoCookie) {
 			t.Errorf("Check(%q) = %+v", s, v)
 		}
 	}
@@ -275,16 +275,16 @@ func TestCacheHonoursSessionExpiry(t *testing.T) {
 	admin := f.addUser("1", true, true, 0)
 	f.login("soonover", admin, time.Now().Add(5*time.Second), testSecret)
 	c, clk := testChecker(t, f, Options{CacheTTL: time.Hour})
-	if v := c.Check("soonover"); !v.Superuser {
+	if v := c.Check(testClient, "soonover"); !v.Superuser {
 		t.Fatalf("Check = %+v", v)
 	}
-	if v := c.Check("soonover"); !v.Superuser || !v.Cached {
+	if v := c.Check(testClient, "soonover"); !v.Superuser || !v.Cached {
 		t.Fatalf("Check = %+v, want cached superuser", v)
 	}
 	// The session expires before the cache TTL: the cache must not
 	// outlive it.
 	clk.add(6 * time.Second)
-	if v := c.Check("soonover"); v.Superuser || v.Cached || v.Reason != ReasonExpired {
+	if v := c.Check(testClient, "soonover"); v.Superuser || v.Cached || v.Reason != ReasonExpired {
 		t.Fatalf("after expiry: Check = %+v, want a fresh %q", v, ReasonExpired)
 	}
 }
@@ -292,16 +292,16 @@ func TestCacheHonoursSessionExpiry(t *testing.T) {
 func TestNegativeTTL(t *testing.T) {
 	f := newFakeStore()
 	c, clk := testChecker(t, f, Options{NegativeTTL: 10 * time.Second})
-	if v := c.Check("notyetthere"); v.Reason != ReasonNoSession {
+	if v := c.Check(testClient, "notyetthere"); v.Reason != ReasonNoSession {
 		t.Fatalf("Check = %+v", v)
 	}
 	admin := f.addUser("1", true, true, 0)
 	f.login("notyetthere", admin, time.Now().Add(time.Hour), testSecret)
-	if v := c.Check("notyetthere"); v.Superuser || !v.Cached {
+	if v := c.Check(testClient, "notyetthere"); v.Superuser || !v.Cached {
 		t.Fatalf("within negative_ttl: Check = %+v, want cached negative", v)
 	}
 	clk.add(11 * time.Second)
-	if v := c.Check("notyetthere"); !v.Superuser || v.Cached {
+	if v := c.Check(testClient, "notyetthere"); !v.Superuser || v.Cached {
 		t.Fatalf("after negative_ttl: Check = %+v, want fresh superuser", v)
 	}
 }
@@ -315,7 +315,7 @@ func TestSlowLookupTimesOutAndFillsCache(t *testing.T) {
 	c, _ := testChecker(t, f, Options{LookupTimeout: 30 * time.Millisecond})
 
 	start := time.Now()
-	v := c.Check("slowsession")
+	v := c.Check(testClient, "slowsession")
 	took := time.Since(start)
 	if v.Reason != ReasonTimeout || v.Superuser {
 		t.Fatalf("Check = %+v, want %q", v, ReasonTimeout)
@@ -327,7 +327,7 @@ func TestSlowLookupTimesOutAndFillsCache(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.Check("slowsession") }()
+		go func() { defer wg.Done(); c.Check(testClient, "slowsession") }()
 	}
 	wg.Wait()
 	if n := c.lookups.Load(); n != 1 {
@@ -337,7 +337,7 @@ func TestSlowLookupTimesOutAndFillsCache(t *testing.T) {
 	close(gate) // the database answers; the lookup fills the cache
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		v = c.Check("slowsession")
+		v = c.Check(testClient, "slowsession")
 		if v.Cached || time.Now().After(deadline) {
 			break
 		}
@@ -356,7 +356,7 @@ func TestMissRateLimit(t *testing.T) {
 	c, clk := testChecker(t, f, Options{MissRate: 5})
 	limited := 0
 	for i := range 100 {
-		if v := c.Check(key(i)); v.Reason == ReasonRateLimit {
+		if v := c.Check(testClient, key(i)); v.Reason == ReasonRateLimit {
 			limited++
 		} else if v.Reason != ReasonNoSession {
 			t.Fatalf("Check = %+v", v)
@@ -367,14 +367,14 @@ func TestMissRateLimit(t *testing.T) {
 	}
 	clk.add(time.Second) // five more tokens
 	for i := 100; i < 200; i++ {
-		c.Check(key(i))
+		c.Check(testClient, key(i))
 	}
 	if n := c.lookups.Load(); n != 10 {
 		t.Errorf("after 1s: %d lookups, want 10", n)
 	}
 	// Cached answers do not spend tokens.
 	for i := range 5 {
-		if v := c.Check(key(i)); !v.Cached {
+		if v := c.Check(testClient, key(i)); !v.Cached {
 			t.Errorf("Check(%s) = %+v, want cached", key(i), v)
 		}
 	}
@@ -389,7 +389,7 @@ func TestInFlightBound(t *testing.T) {
 	busy := 0
 	for i := range 100 {
 		start := time.Now()
-		v := c.Check(key(i))
+		v := c.Check(testClient, key(i))
 		if d := time.Since(start); d > 5*time.Millisecond+200*time.Millisecond {
 			t.Errorf("Check took %v", d)
 		}
@@ -407,12 +407,12 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	f.setErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
 	var logs logBuffer
 	c, clk := testChecker(t, f, Options{RetryInterval: time.Second, Logger: zerolog.New(&logs)})
-	v := c.Check(key(1))
+	v := c.Check(testClient, key(1))
 	if v.Superuser || !strings.HasPrefix(v.Reason, "database unreachable: ") {
 		t.Fatalf("Check = %+v", v)
 	}
 	for i := 2; i < 1000; i++ {
-		if v := c.Check(key(i)); !strings.HasPrefix(v.Reason, "database unreachable") || v.Cached {
+		if v := c.Check(testClient, key(i)); !strings.HasPrefix(v.Reason, "database unreachable") || v.Cached {
 			t.Fatalf("Check = %+v", v)
 		}
 	}
@@ -424,7 +424,7 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	}
 	clk.add(1100 * time.Millisecond)
 	f.setErr(nil)
-	if v := c.Check(key(1)); v.Reason != ReasonNoSession {
+	if v := c.Check(testClient, key(1)); v.Reason != ReasonNoSession {
 		t.Fatalf("after retry interval, database back: Check = %+v", v)
 	}
 }
@@ -434,7 +434,7 @@ func TestDatabaseErrorIsNotUnreachable(t *testing.T) {
 	f.setErr(errors.New(`ERROR: relation "django_session" does not exist (SQLSTATE 42P01)`))
 	c, _ := testChecker(t, f, Options{})
 	for i := range 3 {
-		if v := c.Check(key(i)); !strings.HasPrefix(v.Reason, "database error: ") || !strings.Contains(v.Reason, "does not exist") {
+		if v := c.Check(testClient, key(i)); !strings.HasPrefix(v.Reason, "database error: ") || !strings.Contains(v.Reason, "does not exist") {
 			t.Fatalf("Check = %+v", v)
 		}
 	}
@@ -447,7 +447,7 @@ func TestPanicInLookupIsAnAnswer(t *testing.T) {
 	f := newFakeStore()
 	f.panics = true
 	c, _ := testChecker(t, f, Options{})
-	if v := c.Check(key(1)); v.Superuser || !strings.HasPrefix(v.Reason, "database error") {
+	if v := c.Check(testClient, key(1)); v.Superuser || !strings.HasPrefix(v.Reason, "database error") {
 		t.Fatalf("Check = %+v", v)
 	}
 }
@@ -459,7 +459,7 @@ func TestCloseStopsBackgroundLookups(t *testing.T) {
 	defer close(gate)
 	c, _ := testChecker(t, f, Options{LookupTimeout: time.Millisecond})
 	for i := range 5 {
-		c.Check(key(i))
+		c.Check(testClient, key(i))
 	}
 	done := make(chan struct{})
 	go func() { c.Close(); close(done) }()
@@ -468,7 +468,7 @@ func TestCloseStopsBackgroundLookups(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return while lookups hung")
 	}
-	if v := c.Check(key(99)); v.Reason != ReasonClosed {
+	if v := c.Check(testClient, key(99)); v.Reason != ReasonClosed {
 		t.Errorf("after Close: %+v", v)
 	}
 }
@@ -493,7 +493,7 @@ func TestSignedCookieStore(t *testing.T) {
 		{"th4kvextmcfy17eewv37dbwxffnuufw3", ReasonNotKey, 0},
 	} {
 		before := f.queries.Load()
-		if v := c.Check(tc.cookie); v.Reason != tc.want {
+		if v := c.Check(testClient, tc.cookie); v.Reason != tc.want {
 			t.Errorf("Check(%.20s…) = %+v, want %q", tc.cookie, v, tc.want)
 		}
 		if n := f.queries.Load() - before; n != tc.queries {
@@ -502,7 +502,7 @@ func TestSignedCookieStore(t *testing.T) {
 	}
 	// The positive cache entry ends when the cookie reaches its age.
 	clk.add(61 * time.Minute)
-	if v := c.Check(good); v.Superuser || v.Reason != ReasonExpired {
+	if v := c.Check(testClient, good); v.Superuser || v.Reason != ReasonExpired {
 		t.Errorf("after SESSION_COOKIE_AGE: %+v", v)
 	}
 }
@@ -514,11 +514,11 @@ func TestLogsNeverHoldCookies(t *testing.T) {
 	f.login("secretcookievalue2", f.addUser("2", true, false, 0), time.Now().Add(time.Hour), testSecret)
 	var logs logBuffer
 	c, _ := testChecker(t, f, Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
-	c.Check("secretcookievalue1")
-	c.Check("secretcookievalue2")
-	c.Check("secretcookievalue3")
+	c.Check(testClient, "secretcookievalue1")
+	c.Check(testClient, "secretcookievalue2")
+	c.Check(testClient, "secretcookievalue3")
 	f.setErr(errors.New("boom"))
-	c.Check("secretcookievalue4")
+	c.Check(testClient, "secretcookievalue4")
 	out := logs.String(c)
 	if strings.Contains(out, "secretcookie") || strings.Contains(out, string(testSecret)) {
 		t.Errorf("a cookie or secret in the log:\n%s", out)

@@ -114,14 +114,14 @@ func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 					t.Fatalf("mksessions.py made no case %q", tc.name)
 				}
 				want := conf.pick(tc)
-				v := c.Check(dc.Cookie)
+				v := c.Check(testClient, dc.Cookie)
 				if v.Reason != want || v.Superuser != (want == ReasonSuperuser) || v.Cached {
 					t.Errorf("%s: Check = %+v, want %q", tc.name, v, want)
 				}
 				if want == ReasonSuperuser && v.UserID != dc.UserID {
 					t.Errorf("%s: UserID %q, want %q", tc.name, v.UserID, dc.UserID)
 				}
-				if v2 := c.Check(dc.Cookie); v2.Reason != want || (want != ReasonNotKey && !v2.Cached) {
+				if v2 := c.Check(testClient, dc.Cookie); v2.Reason != want || (want != ReasonNotKey && !v2.Cached) {
 					t.Errorf("%s: second Check = %+v, want cached %q", tc.name, v2, want)
 				}
 			}
@@ -185,7 +185,7 @@ func TestDjangoSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if v := c.Check(d.Cases["superuser"].Cookie); !v.Superuser {
+		if v := c.Check(testClient, d.Cases["superuser"].Cookie); !v.Superuser {
 			t.Errorf("Check = %+v", v)
 		}
 	})
@@ -196,7 +196,7 @@ func TestDjangoSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if v := c.Check(d.Cases["superuser"].Cookie); !strings.HasPrefix(v.Reason, "database unreachable: ") {
+		if v := c.Check(testClient, d.Cases["superuser"].Cookie); !strings.HasPrefix(v.Reason, "database unreachable: ") {
 			t.Errorf("Check = %+v", v)
 		}
 		if _, err := os.Stat(missing); err == nil {

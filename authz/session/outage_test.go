@@ -31,7 +31,7 @@ func randomKey() string {
 // timedCheck runs Check and returns the verdict and how long it took.
 func timedCheck(c *Checker, cookie string) (Verdict, time.Duration) {
 	start := time.Now()
-	v := c.Check(cookie)
+	v := c.Check(testClient, cookie)
 	return v, time.Since(start)
 }
 
@@ -40,7 +40,7 @@ func eventually(t *testing.T, c *Checker, cookie string, within time.Duration) V
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		v := c.Check(cookie)
+		v := c.Check(testClient, cookie)
 		if v.Superuser && v.Cached || time.Now().After(deadline) {
 			return v
 		}
@@ -179,7 +179,7 @@ func TestPostgresOutage(t *testing.T) {
 				defer wg.Done()
 				local := map[string]int{}
 				for !stop.Load() {
-					local[c.Check(randomKey()).Reason]++
+					local[c.Check(testClient, randomKey()).Reason]++
 					checks.Add(1)
 				}
 				mu.Lock()

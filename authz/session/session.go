@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,15 +41,13 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
+
+	"github.com/maintgate/maintgate/authz"
 )
 
-// Verdict is what the decision needs from a session cookie.
-type Verdict struct {
-	Superuser bool
-	UserID    string // Django user id, when known
-	Reason    string // short and operator-readable: one of the Reason constants, or "database …: …"
-	Cached    bool   // the answer came from the cache
-}
+// Verdict is the decision's view of a session (authz.Verdict); its Reason
+// is one of the Reason constants below, or "database …: …".
+type Verdict = authz.Verdict
 
 // Reasons of a Verdict. Database failures read "database unreachable: …"
 // or "database error: …" with the error after the colon.
@@ -330,7 +329,7 @@ func burst(rate float64) float64 { return max(1, rate) }
 // Check answers whether cookieValue (the session cookie's value, already
 // URL-decoded) belongs to an active superuser. It never blocks longer than
 // Options.LookupTimeout and never panics.
-func (c *Checker) Check(cookieValue string) Verdict {
+func (c *Checker) Check(client netip.Addr, cookieValue string) Verdict {
 	if cookieValue == "" {
 		return Verdict{Reason: ReasonNoCookie}
 	}

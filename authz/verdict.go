@@ -1,0 +1,12 @@
+package authz
+
+// Verdict is what the decision needs from a session cookie. It is defined
+// here, where the decision lives, so that this package links no database
+// driver: the session stores (authz/session) depend on it, not the other
+// way round.
+type Verdict struct {
+	Superuser bool
+	UserID    string // Django user id, when known
+	Reason    string // short and operator-readable
+	Cached    bool   // the answer came from the cache
+}
