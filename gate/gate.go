@@ -10,6 +10,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -336,12 +337,9 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 		}
 	}
 	s := g.snap.Load()
-	if l.TooLong {
-		return g.unreadableAnswer(s, l, "line longer than "+strconv.Itoa(rewritemap.MaxLine)+" bytes")
-	}
-	k, err := g.parser.Parse(l.Text)
+	k, err := g.parser.ParseLine(l)
 	if err != nil {
-		return g.unreadableAnswer(s, l, err.Error())
+		return g.unreadableAnswer(s, l, err)
 	}
 	d := authz.Decide(s.Policy, w, authz.Request{Peer: k.Peer, Path: k.Path, XFF: k.XFF, Cookie: k.Cookie}, now, sessionsOf(s))
 	g.pending = pendingLog{kind: logDecision, key: k, d: d}
@@ -382,13 +380,16 @@ func sessionsOf(s *Snapshot) authz.SessionChecker {
 	return s.Sessions
 }
 
-func (g *Gate) unreadableAnswer(s *Snapshot, l rewritemap.Line, why string) string {
+// unreadableAnswer answers a line that could not be parsed: on_error,
+// except for a line cut for length, which is always redirected.
+func (g *Gate) unreadableAnswer(s *Snapshot, l rewritemap.Line, err error) string {
 	ans := rewritemap.Redirect
-	if s.Policy.OnError {
+	var pe *rewritemap.ParseError
+	if s.Policy.OnError && !(errors.As(err, &pe) && pe.Cut) {
 		ans = rewritemap.Allow
 	}
 	if g.unreadable.allow(g.now()) {
-		g.pending = pendingLog{kind: logUnreadable, why: why, size: len(l.Text), answer: ans, suppressed: g.unreadable.takeSuppressed()}
+		g.pending = pendingLog{kind: logUnreadable, why: err.Error(), size: len(l.Text), answer: ans, suppressed: g.unreadable.takeSuppressed()}
 	}
 	return ans
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"unsafe"
 )
 
@@ -162,7 +163,13 @@ type Key struct {
 }
 
 // ParseError says what is wrong with a key line, without repeating it.
-type ParseError struct{ Msg string }
+// Cut marks a line too long to read whole whose answer must not be
+// on_error: an attacker who can make a line long must not choose the
+// answer, so such a line is redirected.
+type ParseError struct {
+	Msg string
+	Cut bool
+}
 
 func (e *ParseError) Error() string { return e.Msg }
 
@@ -172,6 +179,15 @@ func (e *ParseError) Error() string { return e.Msg }
 func ParseKey(line []byte) (Key, error) {
 	var p Parser
 	return p.Parse(line)
+}
+
+// ParseLine parses a line as Serve read it. A line cut at MaxLine
+// (TooLong) is refused with a ParseError whose Cut is set.
+func (p *Parser) ParseLine(l Line) (Key, error) {
+	if l.TooLong {
+		return Key{}, &ParseError{Msg: "line longer than " + strconv.Itoa(MaxLine) + " bytes", Cut: true}
+	}
+	return p.Parse(l.Text)
 }
 
 // Parser parses key lines into one reusable buffer, so the map loop
@@ -187,12 +203,12 @@ func (p *Parser) Parse(line []byte) (Key, error) {
 	for n := 0; n < 3; n++ {
 		i := bytes.IndexByte(rest, ' ')
 		if i < 0 {
-			return Key{}, &ParseError{fmt.Sprintf("%d fields, want 4", n+1)}
+			return Key{}, &ParseError{Msg: fmt.Sprintf("%d fields, want 4", n+1)}
 		}
 		f[n], rest = rest[:i], rest[i+1:]
 	}
 	if bytes.IndexByte(rest, ' ') >= 0 {
-		return Key{}, &ParseError{"more than 4 fields"}
+		return Key{}, &ParseError{Msg: "more than 4 fields"}
 	}
 	f[3] = rest
 	var k Key
@@ -220,13 +236,13 @@ func (p *Parser) Parse(line []byte) (Key, error) {
 
 func parseAddr(b []byte) (netip.Addr, error) {
 	if len(b) == 0 || len(b) > 64 {
-		return netip.Addr{}, &ParseError{"client address missing or too long"}
+		return netip.Addr{}, &ParseError{Msg: "client address missing or too long"}
 	}
 	// netip keeps nothing of the string it parses (a zone, which it
 	// would keep, is refused below), so it may alias the line.
 	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
 	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, &ParseError{"client address is not an IP address"}
+		return netip.Addr{}, &ParseError{Msg: "client address is not an IP address"}
 	}
 	return a.Unmap(), nil
 }
@@ -247,11 +263,11 @@ func (p *Parser) unescape(b []byte, field string) (string, error) {
 		}
 		p.buf = append(p.buf, b[:i]...)
 		if i+2 >= len(b) {
-			return "", &ParseError{field + ": truncated percent escape"}
+			return "", &ParseError{Msg: field + ": truncated percent escape"}
 		}
 		h, l := unhex(b[i+1]), unhex(b[i+2])
 		if h < 0 || l < 0 {
-			return "", &ParseError{field + ": bad percent escape"}
+			return "", &ParseError{Msg: field + ": bad percent escape"}
 		}
 		p.buf = append(p.buf, byte(h<<4|l))
 		b = b[i+3:]
