@@ -123,8 +123,8 @@ func main() {
 		i := p.pos % len(lines)
 		p.pos++
 		l := lines[i]
-		if strings.Contains(l, "RANDOM-SESSION") {
-			l = strings.Replace(l, "RANDOM-SESSION", randomKey(), 1)
+		if before, after, ok := strings.Cut(l, "RANDOM-SESSION"); ok {
+			l = before + randomKey() + after // a new key only where one is asked for
 		}
 		start := time.Now()
 		p.in.WriteString(l)
