@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/authz/explain"
 	"github.com/maintgate/maintgate/gate"
 )
 
@@ -33,7 +34,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "maintgate: warning: %s\n", w)
 	}
 	d := g.Decide(authz.Request{Peer: peer.Unmap(), Path: *path, XFF: *xff, Cookie: *cookie})
-	fmt.Fprintln(e.stdout, Explain(d, authz.CleanPath(*path)))
+	fmt.Fprintln(e.stdout, explain.Decision(d, authz.CleanPath(*path)))
 	if d.SessionChecked {
 		src := "database"
 		if d.SessionCached {
@@ -45,31 +46,4 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 1}
 	}
 	return nil
-}
-
-// Explain says a decision in a sentence an operator understands.
-func Explain(d authz.Decision, path string) string {
-	var s string
-	switch d.Reason {
-	case authz.Inactive:
-		s = "allow: maintenance is not active"
-	case authz.AllowedPath:
-		s = fmt.Sprintf("allow: %s is an always-allowed path (allow_paths)", path)
-	case authz.AdminPath:
-		s = fmt.Sprintf("allow: %s is under an admin prefix (admin_paths), left open so staff can log in", path)
-	case authz.Whitelisted:
-		s = fmt.Sprintf("allow: client %s is in the whitelist", d.Client)
-	case authz.WindowAllow:
-		s = fmt.Sprintf("allow: client %s is allowed for this maintenance window (maintgate on --allow)", d.Client)
-	case authz.Token:
-		s = fmt.Sprintf("allow: valid bypass token (%s)", d.Detail)
-	case authz.Superuser:
-		s = fmt.Sprintf("allow: session of an active superuser (user id %s)", d.UserID)
-	default:
-		s = fmt.Sprintf("redirect: maintenance is active and no rule lets client %s reach %s", d.Client, path)
-		if d.Detail != "" {
-			s += " (" + d.Detail + ")"
-		}
-	}
-	return s
 }
