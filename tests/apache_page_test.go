@@ -33,24 +33,11 @@ func apPageConfig(t *testing.T) (cfg, page string) {
 	return cfg, page
 }
 
-func apRunMG(t *testing.T, cfg string, args ...string) string {
-	t.Helper()
-	full := append([]string{args[0], "-config", cfg}, args[1:]...)
-	if args[0] == "config" || args[0] == "token" {
-		full = append([]string{args[0], args[1], "-config", cfg}, args[2:]...)
-	}
-	out, err := exec.Command(maintgate, full...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("maintgate %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // The shipped static page is exactly what `maintgate off` renders from the
 // shipped template: installs without a template serve the same page.
 func TestApachePageStaticDefaultIsRendered(t *testing.T) {
 	cfg, page := apPageConfig(t)
-	apRunMG(t, cfg, "off")
+	mg(t, cfg, 0, "off")
 	got, err := os.ReadFile(page)
 	apMust(t, err)
 	want, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintenance.html"))
@@ -69,7 +56,7 @@ func TestApachePageTemplate(t *testing.T) {
 		return string(b)
 	}
 
-	apRunMG(t, cfg, "on", "--message", "Upgrading the <database> & friends.\nBack soon.", "--until", "90m")
+	mg(t, cfg, 0, "on", "--message", "Upgrading the <database> & friends.\nBack soon.", "--until", "90m")
 	on := read()
 	for _, want := range []string{
 		"<title>Down for maintenance</title>",
@@ -85,7 +72,7 @@ func TestApachePageTemplate(t *testing.T) {
 		}
 	}
 
-	apRunMG(t, cfg, "off")
+	mg(t, cfg, 0, "off")
 	off := read()
 	if !strings.Contains(off, "Temporarily unavailable") || strings.Contains(off, "maintenance") || strings.Contains(off, "Upgrading") {
 		t.Errorf("page rendered by `off` must say temporarily unavailable, not maintenance:\n%s", off)
@@ -118,7 +105,7 @@ func TestApacheExampleConfig(t *testing.T) {
 	).Replace(string(b))
 	cfg := filepath.Join(dir, "maintgate.toml")
 	apWriteFile(t, cfg, text)
-	out := apRunMG(t, cfg, "config", "check")
+	out := mg(t, cfg, 0, "config", "check")
 	for _, want := range []string{`"/healthz"`, `"/maintenance.json"`, `on_error = "redirect"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config check output lacks %s:\n%s", want, out)
@@ -184,7 +171,7 @@ func TestApachePageScreenshot(t *testing.T) {
 	for name, url := range shots {
 		shoot(name, url)
 	}
-	a.mg(t, "off")
+	mg(t, a.cfg, 0, "off")
 	a.backend.stop()
 	shoot("unavailable", a.base+"/")
 }

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maintgate/maintgate/internal/testsvc"
 )
 
 // --- knobs and output.
@@ -465,7 +467,7 @@ func procCPU(pid int) (float64, bool) {
 func startGunicorn(t *testing.T, workers int, env []string) string {
 	t.Helper()
 	requireTool(t, "/usr/bin/gunicorn", "gunicorn (Debian package gunicorn)")
-	port := apFreePort(t)
+	port := testsvc.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command("/usr/bin/gunicorn", "--workers", strconv.Itoa(workers), "--bind", addr,
 		"--chdir", filepath.Join(repoRoot, "bench", "django"), "--log-level", "warning", "benchsite.wsgi:application")
@@ -522,10 +524,10 @@ func TestBenchDjango(t *testing.T) {
 
 	dj := startApache(t, apacheOpts{})
 	dj.reconfigure(t, chain(withoutMaintgate, dj.withBackend(app)))
-	mg := startApache(t, apacheOpts{toml: map[string]string{"log.level": `"info"`}})
-	mg.reconfigure(t, chain(withProgram(mg.bin), mg.withBackend(app)))
-	mg.on(t)
-	variants := []benchVariant{{name: "django", a: dj, status: 302}, {name: "maintgate", a: mg, status: 302}}
+	gated := startApache(t, apacheOpts{toml: map[string]string{"log.level": `"info"`}})
+	gated.reconfigure(t, chain(withProgram(gated.bin), gated.withBackend(app)))
+	gated.on(t)
+	variants := []benchVariant{{name: "django", a: dj, status: 302}, {name: "maintgate", a: gated, status: 302}}
 	const path = "/de/map/"
 	for _, v := range variants {
 		v.a.probe(t, path, v.status)

@@ -45,28 +45,8 @@ func (s *site) writeConfig(t testing.TB, extra string) {
 	}
 }
 
-func (s *site) on(t testing.TB)  { t.Helper(); s.run(t, 0, "on") }
-func (s *site) off(t testing.TB) { t.Helper(); s.run(t, 0, "off") }
-
-// run runs a maintgate command against this site and returns its stdout.
-func (s *site) run(t testing.TB, wantCode int, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(maintgate, args...)
-	cmd.Env = append(os.Environ(), "MAINTGATE_CONFIG="+s.config)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if code != wantCode {
-		t.Fatalf("maintgate %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
-	}
-	return out.String()
-}
+func (s *site) on(t testing.TB)  { t.Helper(); mg(t, s.config, 0, "on") }
+func (s *site) off(t testing.TB) { t.Helper(); mg(t, s.config, 0, "off") }
 
 // logHas reports whether a JSON log line has all of the given fields.
 func (s *site) logHas(t testing.TB, fields map[string]string) bool {
@@ -418,7 +398,7 @@ func TestMapWindowEnds(t *testing.T) {
 	if err := os.WriteFile(s.flag, []byte("until = "+until+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.run(t, 0, "status")
+	mg(t, s.config, 0, "status")
 	m := startMap(t, s)
 	if got := m.ask(blocked); got != "redirect" {
 		t.Fatalf("inside the window: %q", got)

@@ -81,16 +81,16 @@ func TestSessionSuperuserThroughMap(t *testing.T) {
 func TestSessionCheckCommand(t *testing.T) {
 	s, fx := sessionSite(t)
 	s.on(t)
-	out := s.run(t, 0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+fx.Cases["superuser"].Cookie)
+	out := mg(t, s.config, 0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+fx.Cases["superuser"].Cookie)
 	if !strings.Contains(out, "allow: session of an active superuser (user id "+fx.Cases["superuser"].UserID+")") ||
 		!strings.Contains(out, "session verdict from the database") {
 		t.Errorf("check superuser:\n%s", out)
 	}
-	out = s.run(t, 1, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+fx.Cases["staff"].Cookie)
+	out = mg(t, s.config, 1, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+fx.Cases["staff"].Cookie)
 	if !strings.Contains(out, "redirect:") || !strings.Contains(out, "not a superuser") {
 		t.Errorf("check staff:\n%s", out)
 	}
-	out = s.run(t, 0, "config", "check")
+	out = mg(t, s.config, 0, "config", "check")
 	if !strings.Contains(out, "session store: connected") {
 		t.Errorf("config check:\n%s", out)
 	}
