@@ -31,7 +31,7 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	}
 	defer g.Close()
 	for _, w := range g.Snapshot().Warnings {
-		fmt.Fprintf(e.stderr, "maintgate: warning: %s\n", w)
+		warnf(e, "%s", w)
 	}
 	d := g.Decide(authz.Request{Peer: peer.Unmap(), Path: *path, XFF: *xff, Cookie: *cookie})
 	fmt.Fprintln(e.stdout, explain.Decision(d, authz.CleanPath(*path)))

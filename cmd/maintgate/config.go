@@ -27,7 +27,7 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 	defer g.Close()
 	s := g.Snapshot()
 	for _, w := range s.Warnings {
-		fmt.Fprintf(e.stderr, "maintgate: warning: %s\n", w)
+		warnf(e, "%s", w)
 	}
 	fmt.Fprintf(e.stdout, "# effective configuration of %s\n", s.Config.Path)
 	fmt.Fprintf(e.stdout, "# whitelist: %d entries in force; trusted proxies: %d\n", s.Policy.Whitelist.Len(), s.Policy.TrustedProxies.Len())

@@ -2,13 +2,10 @@
 // RewriteMap prg: program, whether a request may pass during maintenance;
 // and the command line operators use to switch maintenance on and off.
 //
-// Output rules for every subcommand, in one place:
-//   - stdout carries the result a user or script asked for (in `map`, the
-//     protocol and nothing else);
-//   - errors go to stderr as "maintgate: <what>: <why>", lower case, no
-//     final period, and only main prints them;
-//   - exit status: 0 success (and "allow" for check), 1 "redirect" for check
-//     or a failure, 2 a usage error.
+// main parses nothing itself: run picks the subcommand (one file each),
+// prints its error and returns the exit status, and main is the only place
+// that exits. What goes to stdout and stderr is written down at the top of
+// output.go.
 package main
 
 import (
@@ -53,19 +50,6 @@ var commands = map[string]command{
 	"version": {"version                          print the version", runVersion},
 }
 
-// exitError carries an exit status other than 1 (check's "redirect" is 1
-// without being a failure; usage errors are 2).
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
-}
-
 func main() {
 	os.Exit(run(context.Background(), &env{os.Stdin, os.Stdout, os.Stderr, os.Getenv}, os.Args[1:]))
 }
@@ -84,22 +68,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		usage(e.stderr)
 		return 2
 	}
-	err := c.run(ctx, e, args[1:])
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintf(e.stderr, "maintgate: %s\n", ee.msg)
-		}
-		return ee.code
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintf(e.stderr, "maintgate: %v\n", err)
-	return 1
+	return report(e.stderr, c.run(ctx, e, args[1:]))
 }
 
 func usage(w io.Writer) {

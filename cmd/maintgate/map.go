@@ -29,23 +29,26 @@ func runMap(ctx context.Context, e *env, args []string) error {
 		Bool("active", g.Window().Active(s.Loaded)).Int("pid", os.Getpid()).Msg("map started")
 	g.LogWarnings(s)
 
-	// Apache stops the program with SIGTERM; flush the log first.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	go func() {
-		<-sig
+	// Apache stops the program with SIGTERM. The loop cannot be woken from
+	// its read(2) on a blocking pipe (closing the file waits for the read),
+	// so it runs beside this select: a signal ends runMap while the read
+	// is still pending, main exits, and the log is flushed by Close first.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- rewritemap.Serve(e.stdin, e.stdout, g) }()
+	select {
+	case err = <-served:
+		if err != nil {
+			g.Logger().Warn().Err(err).Msg("map stopped")
+		} else {
+			g.Logger().Info().Msg("map stopped: end of input")
+		}
+	case <-ctx.Done():
 		g.Logger().Info().Msg("map stopped by signal")
-		g.Close()
-		os.Exit(0)
-	}()
-
-	err = rewritemap.Serve(e.stdin, e.stdout, g)
-	if err != nil {
-		g.Logger().Warn().Err(err).Msg("map stopped")
-	} else {
-		g.Logger().Info().Msg("map stopped: end of input")
 	}
 	g.Close()
-	// A closed stdout is how Apache says goodbye, not a failure.
+	// A closed stdout is how Apache says goodbye, not a failure; nor is
+	// the SIGTERM it stops us with.
 	return nil
 }

@@ -22,7 +22,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	start := fs.String("start", "", "start `time`, same forms as --until; maintenance begins by itself then")
 	var allow multi
 	fs.Var(&allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
-	clear := fs.Bool("clear", false, "drop the metadata kept from an earlier `on` before applying these flags")
+	clear := fs.Bool("clear", false, "drop the message, times and --allow entries kept from an earlier 'maintgate on' before applying these flags")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	now := time.Now().Truncate(time.Second)
 	present, f, err := flagfile.Read(cfg.FlagFile)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "maintgate: warning: %v; its metadata is replaced\n", err)
+		warnf(e, "%v; its metadata is replaced", err)
 	}
 	if *clear || !present {
 		f = flagfile.Flag{}
@@ -84,7 +84,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w (the flag is set; maintgate map will retry)", err)
 	}
 	if err := renderPage(cfg, true, f); err != nil {
-		fmt.Fprintf(e.stderr, "maintgate: warning: %v\n", err)
+		warnf(e, "%v", err)
 	}
 	verb := "maintenance on"
 	if present {
@@ -117,7 +117,7 @@ func runOff(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w (the flag is removed; maintgate map will retry)", err)
 	}
 	if err := renderPage(cfg, false, flagfile.Flag{}); err != nil {
-		fmt.Fprintf(e.stderr, "maintgate: warning: %v\n", err)
+		warnf(e, "%v", err)
 	}
 	if present {
 		fmt.Fprintln(e.stdout, "maintenance off")

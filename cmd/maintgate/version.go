@@ -10,7 +10,13 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = ""
 
+// runVersion prints the version. It takes -config like every command (and
+// ignores it), and refuses stray arguments like every command.
 func runVersion(ctx context.Context, e *env, args []string) error {
+	fs, _ := flags(e, "version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
 	v := version
 	if v == "" {
 		v = "devel"
