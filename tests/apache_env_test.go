@@ -633,8 +633,9 @@ func apCopyFile(t testing.TB, from, to string, mode os.FileMode) {
 }
 
 // apTomlSet replaces the value of key ("key" at top level or "section.key")
-// in TOML text, including a multi-line array value. The key must be there:
-// the tests change only what the shipped example already says.
+// in TOML text, including a multi-line array value. A key the example
+// does not list yet is added: at the end of the top level, or of its
+// section (which must be there).
 func apTomlSet(t testing.TB, text, key, value string) string {
 	t.Helper()
 	section, name := "", key
@@ -670,7 +671,31 @@ func apTomlSet(t testing.TB, text, key, value string) string {
 		out = append(out, line)
 	}
 	if !done {
-		t.Fatalf("tomlSet: %s not in the example config", key)
+		out = apTomlInsert(t, out, section, name+" = "+value)
 	}
 	return strings.Join(out, "\n") + "\n"
+}
+
+// apTomlInsert adds line at the end of section ("" is the top level, before
+// the first section header).
+func apTomlInsert(t testing.TB, lines []string, section, line string) []string {
+	t.Helper()
+	cur, at := "", -1
+	for i, l := range lines {
+		trim := strings.TrimSpace(l)
+		if strings.HasPrefix(trim, "[") && !strings.Contains(trim, "=") {
+			if cur == section && at < 0 {
+				at = i
+			}
+			cur = strings.Trim(trim, "[] ")
+			continue
+		}
+	}
+	if at < 0 && cur == section {
+		at = len(lines)
+	}
+	if at < 0 {
+		t.Fatalf("tomlSet: no section [%s] in the example config", section)
+	}
+	return append(lines[:at:at], append([]string{line}, lines[at:]...)...)
 }
