@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/maintgate/maintgate/internal/regfile"
 )
 
 // Flag is the metadata `maintgate on` may write. The zero Flag is what an
@@ -44,18 +46,22 @@ func (f *Flag) ActiveAt(now time.Time) bool {
 	return true
 }
 
-// HasWindow reports whether the flag has a start or end time, so callers
-// know the answer can change with the clock alone.
-func (f *Flag) HasWindow() bool { return !f.Start.IsZero() || !f.Until.IsZero() }
-
 const header = "# maintgate maintenance flag: while this file exists the site is in maintenance.\n# Written by `maintgate on`; remove it with `maintgate off` (or rm) to reopen.\n"
+
+// MaxSize bounds what Read reads of a flag file: far more than any flag
+// `maintgate on` writes, and little enough that a huge file (or
+// /dev/zero) at the flag path costs no memory.
+const MaxSize = 1 << 20
 
 // Read reads the flag file. present is false only when the file does not
 // exist. A file that exists but cannot be read or parsed still means
 // maintenance is active: the error is returned beside present=true and the
-// metadata that could not be read is left zero.
+// metadata that could not be read is left zero. So does anything at the
+// path that is not a regular file (a FIFO, a socket, a device, a
+// directory) and a file over MaxSize: the error names the path and what it
+// is, and Read never blocks on it.
 func Read(path string) (present bool, f Flag, err error) {
-	data, err := os.ReadFile(path)
+	data, err := regfile.Read(path, MaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, Flag{}, nil
 	}
@@ -150,10 +156,13 @@ func StateMapText(s State) []byte {
 	return []byte("# maintgate state map (RewriteMap txt:), kept by maintgate; do not edit.\n# Apache asks maintgate only while this says on.\nstate " + string(s) + "\n")
 }
 
+// stateMax bounds what is read of a state map: its text is under 200 bytes.
+const stateMax = 64 << 10
+
 // ReadState returns what the state map at path says, "" when missing or
-// unreadable.
+// unreadable (a FIFO or device there included: it is never waited on).
 func ReadState(path string) State {
-	data, err := os.ReadFile(path)
+	data, err := regfile.Read(path, stateMax)
 	if err != nil {
 		return ""
 	}
@@ -174,7 +183,7 @@ func WriteState(path string, s State) (changed bool, err error) {
 		return false, nil
 	}
 	want := StateMapText(s)
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
+	if old, err := regfile.Read(path, stateMax); err == nil && bytes.Equal(old, want) {
 		return false, nil
 	}
 	if err := WriteAtomic(path, want, 0o644); err != nil {

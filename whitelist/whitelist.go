@@ -27,9 +27,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
+
+	"github.com/maintgate/maintgate/internal/regfile"
 )
 
 // Problem is one bad entry, skipped. Its Error text is meant to be logged as
@@ -210,7 +211,7 @@ func Parse(r io.Reader, name string) (*List, []Problem, error) {
 
 // Load opens and parses a whitelist file.
 func Load(path string) (*List, []Problem, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path) // never blocks on a FIFO, refuses devices
 	if err != nil {
 		return nil, nil, fmt.Errorf("whitelist: %w", err)
 	}

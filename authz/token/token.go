@@ -30,9 +30,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
+
+	"github.com/maintgate/maintgate/internal/regfile"
 )
 
 const (
@@ -220,17 +221,13 @@ func checkLabel(label string) error {
 // made with `openssl rand -base64 32 > key` is the 44 characters of text.
 // Call CheckMode as well to warn about loose permissions.
 func LoadKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("token key: %w", err)
-	}
-	defer f.Close()
-	key, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("token key: %w", err)
-	}
-	if len(key) > maxKeyFile {
+	// regfile: a FIFO or device at the path must not block the watcher.
+	key, err := regfile.Read(path, maxKeyFile)
+	if errors.Is(err, regfile.ErrTooLarge) {
 		return nil, fmt.Errorf("token key file %s is longer than %d bytes; is it the right file?", path, maxKeyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token key: %w", err)
 	}
 	if n := len(key); n > 0 && key[n-1] == '\n' {
 		key = key[:n-1]
