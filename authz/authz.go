@@ -5,11 +5,15 @@
 // flag, the request, the clock and a session checker. It does no I/O of its
 // own except through the SessionChecker, which it consults last and only
 // when every cheaper rule has said no.
+//
+// authz.go holds the rules in order; path.go how a path is read and
+// matched (dot segments, prefixes, language prefixes, servlet readings);
+// languages.go Django's language codes; cookie.go how a Cookie header is
+// searched; verdict.go what a session checker answers.
 package authz
 
 import (
 	"net/netip"
-	"path"
 	"strings"
 	"time"
 
@@ -88,9 +92,15 @@ type SessionChecker interface {
 // Policy is the part of the configuration the decision reads. It is built
 // once per (re)load and never changed afterwards.
 type Policy struct {
-	AllowPaths     []string // prefixes, segment-bounded; trailing "/" optional
-	AdminPaths     []string // as AllowPaths, and also behind a /<lang>/ prefix
-	AllowAdmin     bool     // allow_admin_during_maintenance
+	AllowPaths []string // prefixes, segment-bounded; trailing "/" optional
+	AdminPaths []string // as AllowPaths, and also behind a /<lang>/ prefix
+	// Languages are the <lang> codes admin paths may stand behind, matched
+	// exactly (config key languages); nil: no language prefix.
+	Languages []string
+	// ServletPaths (backend_paths = "servlet") also reads ";parameters"
+	// and backslashes as a Java servlet container or IIS does.
+	ServletPaths   bool
+	AllowAdmin     bool // allow_admin_during_maintenance
 	Whitelist      *whitelist.List
 	TrustedProxies *whitelist.List
 	TokenCookie    string
@@ -120,12 +130,8 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 	if !w.Active(now) {
 		return Decision{Allow: true, Reason: Inactive}
 	}
-	clean := CleanPath(r.Path)
-	if MatchPrefix(p.AllowPaths, clean) {
-		return Decision{Allow: true, Reason: AllowedPath}
-	}
-	if MatchAdmin(p.AdminPaths, clean) {
-		return Decision{Allow: true, Reason: AdminPath}
+	if reason, ok := p.pathRule(r.Path); ok {
+		return Decision{Allow: true, Reason: reason}
 	}
 	client := whitelist.ClientIP(r.Peer, r.XFF, p.TrustedProxies)
 	d := Decision{Client: client}
@@ -139,16 +145,13 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 	}
 	if r.Cookie != "" {
 		if p.TokenKey != nil {
-			n := 0
 			var why string
-			for rest := r.Cookie; rest != "" && n < maxTokenCookies; {
-				var v string
-				var ok bool
-				v, rest, ok = nextCookie(rest, p.TokenCookie)
+			for n, from := 0, 0; n < maxTokenCookies; n++ {
+				v, next, ok := cookieAt(r.Cookie, p.TokenCookie, from)
 				if !ok {
 					break
 				}
-				n++
+				from = next
 				c, err := token.Verify(p.TokenKey, v, now)
 				if err == nil {
 					d.Allow, d.Reason, d.Detail = true, Token, "label "+c.Label
@@ -180,148 +183,4 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 	}
 	d.Reason = Redirected
 	return d
-}
-
-// CleanPath removes dot segments and repeated slashes, so that
-// "/static/../de/map/" is judged as "/de/map/". Apache already does this to
-// REQUEST_URI; maintgate does it again because other writers may not.
-// It does not decode percent escapes a second time: a "%2e" that survives
-// Apache's decoding is a literal in the path the backend sees.
-func CleanPath(p string) string {
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	if !needsClean(p) {
-		return p
-	}
-	c := path.Clean(p)
-	if strings.HasSuffix(p, "/") && c != "/" {
-		c += "/"
-	}
-	return c
-}
-
-func needsClean(p string) bool {
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '/':
-			if i+1 < len(p) && p[i+1] == '/' {
-				return true
-			}
-		case '.':
-			if p[i-1] == '/' && (i+1 == len(p) || p[i+1] == '/' || (p[i+1] == '.' && (i+2 == len(p) || p[i+2] == '/'))) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// MatchPrefix reports whether p lies under one of prefixes, on a segment
-// boundary: "/admin/" matches "/admin" and "/admin/x", not "/administrator".
-// A prefix without a trailing slash ("/robots.txt") matches itself and what
-// lies below it.
-func MatchPrefix(prefixes []string, p string) bool {
-	for _, pre := range prefixes {
-		if underPrefix(pre, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func underPrefix(pre, p string) bool {
-	base := strings.TrimSuffix(pre, "/")
-	if base == "" {
-		return true // "/" covers everything
-	}
-	if !strings.HasPrefix(p, base) {
-		return false
-	}
-	return len(p) == len(base) || p[len(base)] == '/'
-}
-
-// MatchAdmin is MatchPrefix for admin prefixes, which Django's i18n_patterns
-// may also put behind a language prefix: /de/admin/, /pt-br/admin/.
-func MatchAdmin(prefixes []string, p string) bool {
-	if MatchPrefix(prefixes, p) {
-		return true
-	}
-	// "/xx/rest" or "/xx-yy/rest": strip one language segment.
-	if len(p) < 4 {
-		return false
-	}
-	end := strings.IndexByte(p[1:], '/')
-	if end < 0 {
-		return false
-	}
-	if !isLanguage(p[1 : 1+end]) {
-		return false
-	}
-	return MatchPrefix(prefixes, p[1+end:])
-}
-
-// isLanguage accepts Django language codes: "de", "pt-br", "zh-hans",
-// "sr-latn", "es_AR" (two or three letters, then an optional subtag).
-func isLanguage(s string) bool {
-	i := 0
-	for i < len(s) && isLetter(s[i]) {
-		i++
-	}
-	if i < 2 || i > 3 {
-		return false
-	}
-	if i == len(s) {
-		return true
-	}
-	if s[i] != '-' && s[i] != '_' {
-		return false
-	}
-	sub := s[i+1:]
-	if len(sub) < 2 || len(sub) > 8 {
-		return false
-	}
-	for j := 0; j < len(sub); j++ {
-		if !isLetter(sub[j]) && (sub[j] < '0' || sub[j] > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
-
-// nextCookie finds the next cookie called name in a Cookie header and
-// returns its value and the rest of the header after it.
-func nextCookie(header, name string) (value, rest string, ok bool) {
-	for header != "" {
-		var part string
-		part, header, _ = strings.Cut(header, ";")
-		part = strings.TrimLeft(part, " \t")
-		k, v, found := strings.Cut(part, "=")
-		if !found || strings.TrimRight(k, " \t") != name {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		return v, header, true
-	}
-	return "", "", false
-}
-
-// lastCookie returns the value of the last cookie called name: the one
-// Django itself would read (its cookie parser keeps the last duplicate).
-func lastCookie(header, name string) (string, bool) {
-	var value string
-	found := false
-	for header != "" {
-		v, rest, ok := nextCookie(header, name)
-		if !ok {
-			break
-		}
-		value, found, header = v, true, rest
-	}
-	return value, found
 }

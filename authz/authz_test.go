@@ -42,6 +42,7 @@ func decisionPolicy(t testing.TB) *Policy {
 	return &Policy{
 		AllowPaths:     []string{"/static/", "/media/", "/maintenance.html", "/robots.txt"},
 		AdminPaths:     []string{"/admin/"},
+		Languages:      DjangoLanguages(),
 		AllowAdmin:     true,
 		Whitelist:      wl,
 		TrustedProxies: tp,
@@ -68,7 +69,8 @@ func TestDecisionTable(t *testing.T) {
 		swap = 'B'
 	}
 	tampered := valid[:len(valid)-1] + string(swap)
-	repl := strings.NewReplacer("$TOKEN", valid, "$EXPIRED", expired, "$FOREIGN", foreign, "$TAMPERED", tampered)
+	repl := strings.NewReplacer("$TOKEN", valid, "$EXPIRED", expired, "$FOREIGN", foreign, "$TAMPERED", tampered,
+		"$TAB", "\t", "$SEMIS", strings.Repeat(";", 8000), "$JUNK", strings.Repeat("a=b; ", 1600))
 
 	f, err := os.Open("testdata/decisions.tsv")
 	if err != nil {
@@ -80,6 +82,10 @@ func TestDecisionTable(t *testing.T) {
 	for lineNo := 1; sc.Scan(); lineNo++ {
 		line := sc.Text()
 		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "!policy"); ok {
+			p = tablePolicy(t, lineNo, rest)
 			continue
 		}
 		col := strings.Split(line, "\t")
@@ -106,6 +112,24 @@ func TestDecisionTable(t *testing.T) {
 	if n < 50 {
 		t.Fatalf("only %d cases read", n)
 	}
+}
+
+// tablePolicy is decisionPolicy changed by a "!policy key=value ..." line
+// of decisions.tsv; "!policy" alone goes back to decisionPolicy.
+func tablePolicy(t *testing.T, lineNo int, settings string) *Policy {
+	p := decisionPolicy(t)
+	for _, kv := range strings.Fields(settings) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "languages":
+			p.Languages = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
+		case "backend_paths":
+			p.ServletPaths = v == "servlet"
+		default:
+			t.Fatalf("decisions.tsv:%d: unknown policy setting %q", lineNo, k)
+		}
+	}
+	return p
 }
 
 func TestInactiveAllowsEverything(t *testing.T) {
