@@ -135,53 +135,23 @@ backend_port=$(free_port 18000)
 "$python" -m http.server "$backend_port" --bind 127.0.0.1 --directory "$dir/app" > "$dir/backend.log" 2>&1 &
 echo $! > "$dir/backend.pid"
 
-# --- 5. Apache, with the shipped snippets.
+# --- 5. Apache, with the shipped snippets: the configuration the Apache
+# tests run, tests/testdata/httpd.conf.in, rendered for this directory (the
+# same placeholders as renderHTTPDConf in tests/harness_test.go).
 port=$(free_port "${DEMO_PORT:-8080}")
-snippet=maintgate-vhost.conf
-[ "${DEMO_VARIANT:-}" = 503 ] && snippet=maintgate-503.conf
-modules=""
-for m in mpm_event authn_core authz_core authz_user auth_basic authnz_external rewrite headers \
-         proxy proxy_http alias mime dir env setenvif; do
-    modules+="LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so"$'\n'
-done
-cat > "$dir/httpd.conf" <<EOF
-# maintgate demo: a self-contained Apache (not /etc/apache2)
-ServerRoot "$dir"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$port
-PidFile "$dir/httpd.pid"
-ErrorLog "$dir/error.log"
-LogLevel warn
-Mutex file:$dir default
-DefaultRuntimeDir "$dir"
-$modules
-User www-data
-Group www-data
-TypesConfig /etc/mime.types
-LogFormat "%h %U%q %>s maintgate=%{MAINTGATE_ANSWER}e" demo
-CustomLog "$dir/access.log" demo
-
-# What an operator puts in conf-available/ (a2enconf maintgate), pointed here.
-Define MAINTGATE_BIN $mg
-Define MAINTGATE_CONFIG $dir/maintgate.toml
-Define MAINTGATE_STATE_MAP $dir/state/state.map
-Define MAINTGATE_WWW $dir/page
-Include "$repo/apache-conf/maintgate.conf"
-
-<Directory "$dir/www">
-    Require all granted
-</Directory>
-<VirtualHost 127.0.0.1:$port>
-    DocumentRoot "$dir/www"
-    Include "$repo/apache-conf/maintgate-fallback.conf"
-    Include "$repo/apache-conf/maintgate-skip-static.conf"
-    Include "$repo/apache-conf/maintgate-authz.conf"
-    Include "$repo/apache-conf/$snippet"
-    ProxyPass /static/ !
-    ProxyPass / http://127.0.0.1:$backend_port/ retry=0
-    ProxyPassReverse / http://127.0.0.1:$backend_port/
-</VirtualHost>
-EOF
+defines=$'Define MG_USER\nDefine MG_SKIP_STATIC\nDefine MG_AUTHZ'
+[ "${DEMO_VARIANT:-}" = 503 ] && defines+=$'\nDefine MG_503'
+HTTPD_DIR=$dir HTTPD_PORT=$port HTTPD_BACKEND=127.0.0.1:$backend_port HTTPD_BIN=$mg \
+HTTPD_CONFIG=$dir/maintgate.toml HTTPD_REPO=$repo HTTPD_DEFINES=$defines HTTPD_SERVER= \
+"$python" - "$repo/tests/testdata/httpd.conf.in" > "$dir/httpd.conf" <<'PY'
+import os, re, sys
+def value(m):
+    name = "HTTPD_" + m.group(1)
+    if name not in os.environ:
+        sys.exit("demo: %s: no value for %s" % (sys.argv[1], m.group(1)))
+    return os.environ[name]
+sys.stdout.write(re.sub(r"@([A-Z_]+)@", value, open(sys.argv[1]).read()))
+PY
 "$apache" -f "$dir/httpd.conf" -k start || { cat "$dir/error.log" >&2; die "Apache did not start"; }
 base="http://127.0.0.1:$port"
 for _ in $(seq 100); do
@@ -199,9 +169,10 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
         if [ "$1" = "$2" ]; then say "ok    $3: $2"; else say "FAIL  $3: got $2, want $1"; fail=1; fi
     }
     check 200 "$(status "$base/de/map/")" "maintenance off, /de/map/"
+    # The next request is gated at once: `on` writes the state map, and the
+    # map process re-reads the flag before it answers.
     "$mg" on -config "$dir/maintgate.toml" --message "Demo maintenance" >/dev/null
-    sleep 0.3 # let the map process see the new flag (it polls every 100 ms)
-    want=302; [ "$snippet" = maintgate-503.conf ] && want=503
+    want=302; [ "${DEMO_VARIANT:-}" = 503 ] && want=503
     check "$want" "$(status "$base/de/map/")" "maintenance on, /de/map/"
     check 200 "$(status "$base/admin/")" "maintenance on, /admin/"
     check 200 "$(status --interface 127.0.0.2 "$base/de/map/")" "maintenance on, whitelisted 127.0.0.2"
