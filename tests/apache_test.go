@@ -194,6 +194,16 @@ func TestApacheMaintenanceOn(t *testing.T) {
 		}
 		apWantStatus(t, a.get(t, "/static/app.css"), 200, "/static/app.css")
 		apWantStatus(t, a.get(t, "/media/logo.txt"), 200, "/media/logo.txt")
+		// The bypass URL of this snippet: the same host-only cookie, and
+		// the token kept out of the access log.
+		tok := a.tokenIssue(t)
+		r := a.get(t, "/maintgate-bypass?token="+tok)
+		if r.status != http.StatusFound || r.header.Get("Location") != a.base+"/" {
+			t.Errorf("bypass URL: got %v, want 302 to %s/", r, a.base)
+		}
+		apWantBypassCookie(t, r, tok, []string{"; Path=/", "; Max-Age=86400", "; HttpOnly", "; SameSite=Lax"}, []string{"Secure"})
+		apWantBackend(t, a.get(t, "/de/map/", "Cookie: maintgate_bypass="+tok), "/de/map/", "the bypass cookie")
+		apWantAccessLogWithout(t, a, "/de/map/ 200", tok)
 
 		// No announced end: no Retry-After.
 		a.on(t, "--clear")
