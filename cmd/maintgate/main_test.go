@@ -72,4 +72,3 @@ func binary(t *testing.T) string {
 	}
 	return p
 }
-

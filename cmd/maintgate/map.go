@@ -45,7 +45,8 @@ func runMap(ctx context.Context, e *env, args []string) error {
 			g.Logger().Info().Msg("map stopped: end of input")
 		}
 	case <-ctx.Done():
-		g.Logger().Info().Msg("map stopped by signal")
+		// The cause names the signal ("terminated signal received").
+		g.Logger().Info().Str("cause", context.Cause(ctx).Error()).Msg("map stopped")
 	}
 	g.Close()
 	// A closed stdout is how Apache says goodbye, not a failure; nor is
