@@ -21,8 +21,9 @@ import (
 
 // MaxLine is the longest key line read as a whole. Apache limits a request
 // header to 8190 bytes by default (LimitRequestFieldSize); percent-encoding
-// can triple that, and the key holds three such fields. Longer lines are
-// discarded in pieces, never buffered, and answered as unreadable.
+// can triple that, and the key holds three such fields. Of a longer line
+// the first MaxLine bytes are kept and the rest is discarded in pieces,
+// never buffered; ParseLine decides it on what was kept.
 const MaxLine = 128 << 10
 
 // Answer words. NULL is never sent: Apache would fall back to the map's
@@ -33,7 +34,8 @@ const (
 )
 
 // Line is one key line as read: Text without its line ending, or TooLong
-// when it exceeded MaxLine (Text then holds its first MaxLine bytes).
+// when it did not fit in MaxLine bytes (Text then holds its first MaxLine
+// bytes).
 type Line struct {
 	Text    []byte
 	TooLong bool
@@ -65,8 +67,9 @@ func Serve(r io.Reader, w io.Writer, a Answerer) error {
 	bw := bufio.NewWriterSize(w, 256)
 	after, _ := a.(Afterer)
 	lines := 0
+	var head []byte // the kept part of a line too long, reused
 	for {
-		l, raw, err := readLine(br)
+		l, raw, err := readLine(br, &head)
 		if err != nil && raw == 0 {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -128,21 +131,23 @@ func runAfter(a Afterer) {
 	a.After()
 }
 
-// readLine reads one line, dropping "\n" or "\r\n". A line longer than
-// MaxLine is consumed to its end without being kept. raw is the number of
-// bytes read, so that a last line of just "\r" still counts as a line.
-func readLine(br *bufio.Reader) (l Line, raw int, err error) {
+// readLine reads one line, dropping "\n" or "\r\n". Of a line that does
+// not fit in br's buffer (MaxLine), the first MaxLine bytes are copied to
+// *head, which is reused from line to line, and the rest is consumed to its
+// end without being kept. raw is the number of bytes read, so that a last
+// line of just "\r" still counts as a line.
+func readLine(br *bufio.Reader, head *[]byte) (l Line, raw int, err error) {
 	b, err := br.ReadSlice('\n')
 	raw = len(b)
 	if errors.Is(err, bufio.ErrBufferFull) {
-		// Keep the head for the log; it must be copied before the
-		// buffer is reused by the discarding reads below.
-		head := append([]byte(nil), b[:min(len(b), 256)]...)
+		// The kept part must be copied before the discarding reads
+		// below reuse the buffer.
+		*head = append((*head)[:0], b...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			b, err = br.ReadSlice('\n')
 			raw += len(b)
 		}
-		return Line{Text: head, TooLong: true}, raw, err
+		return Line{Text: *head, TooLong: true}, raw, err
 	}
 	if len(b) > 0 && b[len(b)-1] == '\n' {
 		b = b[:len(b)-1]
@@ -160,12 +165,17 @@ type Key struct {
 	Path   string
 	XFF    string
 	Cookie string
+	// CookieCut reports that the line was cut at MaxLine inside its
+	// Cookie field: Cookie is then "", as if the request had none.
+	CookieCut bool
 }
 
 // ParseError says what is wrong with a key line, without repeating it.
-// Cut marks a line too long to read whole whose answer must not be
-// on_error: an attacker who can make a line long must not choose the
-// answer, so such a line is redirected.
+// Cut marks a line too long to read whole that could not be decided on
+// its kept part (it was cut inside the path or X-Forwarded-For, or that
+// part is malformed). Its answer must not be on_error: an attacker who can
+// make a line long must not choose the answer, so such a line is
+// redirected.
 type ParseError struct {
 	Msg string
 	Cut bool
@@ -182,12 +192,23 @@ func ParseKey(line []byte) (Key, error) {
 }
 
 // ParseLine parses a line as Serve read it. A line cut at MaxLine
-// (TooLong) is refused with a ParseError whose Cut is set.
+// (TooLong) is decided on what was kept: the address, path and
+// X-Forwarded-For come first and must be whole; a Cookie field that was
+// cut counts as no cookie (CookieCut), which can only take a bypass away.
+// Apache lets a Cookie header reach 64 KiB (LimitRequestFieldSize 65536),
+// three times that escaped: such a request is judged by its address and
+// path, never by on_error. A line cut before its Cookie field is refused
+// with a ParseError whose Cut is set.
 func (p *Parser) ParseLine(l Line) (Key, error) {
-	if l.TooLong {
-		return Key{}, &ParseError{Msg: "line longer than " + strconv.Itoa(MaxLine) + " bytes", Cut: true}
+	if !l.TooLong {
+		return p.Parse(l.Text)
 	}
-	return p.Parse(l.Text)
+	k, err := p.parse(l.Text, true)
+	if pe, ok := err.(*ParseError); ok {
+		pe.Msg = "line longer than " + strconv.Itoa(MaxLine) + " bytes: " + pe.Msg
+		pe.Cut = true
+	}
+	return k, err
 }
 
 // Parser parses key lines into one reusable buffer, so the map loop
@@ -197,12 +218,18 @@ type Parser struct{ buf []byte }
 // Parse is ParseKey, except that the strings of the returned Key share the
 // Parser's buffer: they are valid until the next call of Parse, and a caller
 // that keeps one beyond that (a background lookup, a cache) must copy it.
-func (p *Parser) Parse(line []byte) (Key, error) {
+func (p *Parser) Parse(line []byte) (Key, error) { return p.parse(line, false) }
+
+// parse parses a whole line, or with cut the kept head of a longer one.
+func (p *Parser) parse(line []byte, cut bool) (Key, error) {
 	var f [4][]byte
 	rest := line
 	for n := 0; n < 3; n++ {
 		i := bytes.IndexByte(rest, ' ')
 		if i < 0 {
+			if cut {
+				return Key{}, &ParseError{Msg: "cut before the cookie field"}
+			}
 			return Key{}, &ParseError{Msg: fmt.Sprintf("%d fields, want 4", n+1)}
 		}
 		f[n], rest = rest[:i], rest[i+1:]
@@ -210,8 +237,12 @@ func (p *Parser) Parse(line []byte) (Key, error) {
 	if bytes.IndexByte(rest, ' ') >= 0 {
 		return Key{}, &ParseError{Msg: "more than 4 fields"}
 	}
-	f[3] = rest
 	var k Key
+	if cut {
+		k.CookieCut = true
+	} else {
+		f[3] = rest
+	}
 	var err error
 	if k.Peer, err = parseAddr(f[0]); err != nil {
 		return Key{}, err
@@ -234,17 +265,32 @@ func (p *Parser) Parse(line []byte) (Key, error) {
 	return k, nil
 }
 
-func parseAddr(b []byte) (netip.Addr, error) {
-	if len(b) == 0 || len(b) > 64 {
+// ParseAddr reads a client address as the map reads field 1 of a key
+// line: an IPv4 or IPv6 address of at most 64 bytes, without a zone
+// (Apache's REMOTE_ADDR never has one, and no whitelist entry can match
+// one); "::ffff:10.1.2.3" is 10.1.2.3. `maintgate check` reads --ip with
+// it, so that it judges exactly the peers the map judges.
+func ParseAddr(s string) (netip.Addr, error) {
+	if len(s) == 0 || len(s) > 64 {
 		return netip.Addr{}, &ParseError{Msg: "client address missing or too long"}
 	}
-	// netip keeps nothing of the string it parses (a zone, which it
-	// would keep, is refused below), so it may alias the line.
-	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
-	if err != nil || a.Zone() != "" {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
 		return netip.Addr{}, &ParseError{Msg: "client address is not an IP address"}
 	}
+	if a.Zone() != "" {
+		return netip.Addr{}, &ParseError{Msg: "client address is not an IP address without a zone"}
+	}
 	return a.Unmap(), nil
+}
+
+func parseAddr(b []byte) (netip.Addr, error) {
+	if len(b) == 0 {
+		return ParseAddr("")
+	}
+	// netip keeps nothing of the string it parses (a zone, which it
+	// would keep, is refused), so it may alias the line.
+	return ParseAddr(unsafe.String(&b[0], len(b)))
 }
 
 // unescape reverses Apache's int:escape (ap_escape_uri): "%xx" is one byte.

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 
 	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/authz/explain"
 	"github.com/maintgate/maintgate/gate"
+	"github.com/maintgate/maintgate/rewritemap"
 )
 
 // runCheck answers one request as the map would and says why in a
@@ -21,9 +21,9 @@ func runCheck(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	peer, err := netip.ParseAddr(*ip)
+	peer, err := rewritemap.ParseAddr(*ip) // the map's own reading of REMOTE_ADDR
 	if err != nil {
-		return usageError("check: --ip %q is not an IP address", *ip)
+		return usageError("check: --ip %q: %v", *ip, err)
 	}
 	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath})
 	if err != nil {
