@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/maintgate/maintgate/authz"
 )
 
 // DefaultPath is where the binary looks when -config is not given.
@@ -34,6 +36,8 @@ type Config struct {
 	MaintenancePage             string   `toml:"maintenance_page"`
 	AllowPaths                  []string `toml:"allow_paths"`
 	AdminPaths                  []string `toml:"admin_paths"`
+	Languages                   []string `toml:"languages"`     // see decision.go
+	BackendPaths                string   `toml:"backend_paths"` // "standard" or "servlet"
 	AllowAdminDuringMaintenance bool     `toml:"allow_admin_during_maintenance"`
 	Whitelist                   []string `toml:"whitelist"`
 	WhitelistFile               string   `toml:"whitelist_file"`
@@ -108,6 +112,8 @@ func Default() *Config {
 		MaintenancePage:             "/maintenance.html",
 		AllowPaths:                  []string{"/static/", "/media/", "/maintenance.html", "/robots.txt"},
 		AdminPaths:                  []string{"/admin/"},
+		Languages:                   authz.DjangoLanguages(),
+		BackendPaths:                "standard",
 		AllowAdminDuringMaintenance: true,
 		Whitelist:                   []string{},
 		TrustedProxies:              []string{},
@@ -161,6 +167,7 @@ func Parse(data []byte, name string) (*Config, error) {
 		problems = append(problems, fmt.Sprintf("config %s:%d: unknown key %q", name, lineOf(data, k), k.String()))
 	}
 	problems = append(problems, c.validate()...)
+	problems = append(problems, c.validateDecision(data)...)
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
@@ -344,45 +351,6 @@ func cleanPrefixes(in []string) []string {
 		out = append(out, cl)
 	}
 	return out
-}
-
-// lineOf finds the line where key k is set, for error messages; 0 when it
-// cannot tell (the TOML library does not report positions of unknown keys).
-func lineOf(data []byte, k toml.Key) int {
-	if len(k) == 0 {
-		return 0
-	}
-	want := k[len(k)-1]
-	table := strings.Join(k[:len(k)-1], ".")
-	cur := ""
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "[") {
-			name := strings.Trim(line, "[] \t")
-			if i := strings.Index(name, "#"); i >= 0 {
-				name = strings.TrimSpace(strings.TrimRight(name[:i], "] \t"))
-			}
-			if name == strings.Join(k, ".") {
-				return n
-			}
-			cur = name
-			continue
-		}
-		eq := strings.IndexByte(line, '=')
-		if eq < 0 {
-			continue
-		}
-		name := strings.Trim(strings.TrimSpace(line[:eq]), `"'`)
-		if name == want && cur == table {
-			return n
-		}
-		if cur == "" && name == strings.Join(k, ".") {
-			return n
-		}
-	}
-	return 0
 }
 
 // Encode writes the effective configuration as TOML, for `config check`.

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/maintgate/maintgate/authz"
 )
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
@@ -85,4 +88,69 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error does not name the file: %v", err)
 		}
 	})
+}
+
+func TestLanguages(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"", strings.Join(authz.DjangoLanguages(), " ")},
+		{"languages = []\n", ""},
+		{"languages = [\"de\", \"pt-br\", \"sr-latn\", \"sr@latin\", \"x-klingon\"]\n", "de pt-br sr-latn sr@latin x-klingon"},
+	} {
+		c, err := Parse([]byte(tc.text), "t.toml")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.text, err)
+		}
+		if got := strings.Join(c.Languages, " "); got != tc.want {
+			t.Errorf("%q: languages = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+	c, _ := Parse(nil, "t.toml")
+	for _, want := range []string{"de", "pt-br", "zh-hans", "en"} {
+		if !slices.Contains(c.Languages, want) {
+			t.Errorf("default languages lack %q", want)
+		}
+	}
+	for _, no := range []string{"api", "app", "DE", "es_AR", "api-v2"} {
+		if slices.Contains(c.Languages, no) {
+			t.Errorf("default languages hold %q", no)
+		}
+	}
+}
+
+func TestLanguagesErrorsNameLine(t *testing.T) {
+	text := "flag_file = \"/x\"\nlanguages = [\n  \"de\",\n  \"DE\",\n  \"pt_BR\",\n  \"\",\n  \"de/admin\",\n  \"toolonglang\",\n  \"de-\",\n  \"sr@\",\n]\n"
+	_, err := Parse([]byte(text), "t.toml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`t.toml:4: languages[1]: "DE" is not a lower-case language code like "de" or "pt-br" (write "de", as in the URL)`,
+		`t.toml:5: languages[2]: "pt_BR" is not a lower-case language code like "de" or "pt-br" (write "pt-br", as in the URL)`,
+		`languages[3]: ""`, `t.toml:7: languages[4]: "de/admin"`, `t.toml:8: languages[5]: "toolonglang"`,
+		`t.toml:9: languages[6]: "de-"`, `t.toml:10: languages[7]: "sr@"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), `"de" is not`) {
+		t.Errorf("a good entry refused: %v", err)
+	}
+	_, err = Parse([]byte("languages = [\"de\", \"es_AR\"]\n"), "t.toml")
+	if err == nil || !strings.Contains(err.Error(), `t.toml:1: languages[1]: "es_AR"`) {
+		t.Errorf("one-line array: %v", err)
+	}
+}
+
+func TestBackendPaths(t *testing.T) {
+	for text, want := range map[string]string{"": "standard", "backend_paths = \"servlet\"\n": "servlet"} {
+		c, err := Parse([]byte(text), "t.toml")
+		if err != nil || c.BackendPaths != want {
+			t.Errorf("%q: backend_paths %q, %v; want %q", text, c.BackendPaths, err, want)
+		}
+	}
+	_, err := Parse([]byte("on_error = \"allow\"\nbackend_paths = \"tomcat\"\n"), "t.toml")
+	if err == nil || !strings.Contains(err.Error(), `t.toml:2: backend_paths: "tomcat" must be "standard"`) {
+		t.Errorf("err = %v", err)
+	}
 }
