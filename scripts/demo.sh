@@ -99,6 +99,8 @@ mg="$dir/maintgate"
 head -c 32 /dev/urandom > "$dir/token.key"
 chmod 640 "$dir/token.key"
 chgrp www-data "$dir/token.key" 2>/dev/null || true
+# The authz checker's record of failed passwords (maintgate-authz.conf).
+install -d -o www-data -m 700 "$dir/state/authz"
 cp "$repo/apache-conf/maintenance.html" "$repo/apache-conf/maintenance.json" "$dir/page/"
 cat > "$dir/maintgate.toml" <<EOF
 # maintgate demo configuration (see apache-conf/maintgate.toml for every key)

@@ -173,6 +173,14 @@ wait
 	if _, gid, ok := apacheUser(); ok {
 		apMust(t, os.Chown(a.keyFile, 0, gid))
 	}
+	// The checker's failure record (password guesses), beside the flag
+	// file: the one directory Apache's User writes, as installed with
+	// `install -d -o www-data -m 700 /var/lib/maintgate/authz`.
+	records := filepath.Join(dir, "state", "authz")
+	apMust(t, os.Mkdir(records, 0o700))
+	if uid, gid, ok := apacheUser(); ok {
+		apMust(t, os.Chown(records, uid, gid))
+	}
 
 	// maintgate.toml: the shipped example with this environment's paths.
 	example, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintgate.toml"))
