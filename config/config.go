@@ -20,6 +20,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/authz/session/settings"
 )
 
 // DefaultPath is where the binary looks when -config is not given.
@@ -120,19 +121,20 @@ func Default() *Config {
 		OnError:                     "redirect",
 		Log:                         Log{Level: "info", Format: "json"},
 		Token:                       Token{Cookie: "maintgate_bypass"},
+		// The session checker's own defaults, written once.
 		Session: Session{
 			Store:         "none",
 			Cookie:        "sessionid",
-			SessionTable:  "django_session",
-			UserTable:     "auth_user",
-			CacheSize:     10000,
-			CacheTTL:      Duration{60 * time.Second},
-			NegativeTTL:   Duration{10 * time.Second},
-			LookupTimeout: Duration{100 * time.Millisecond},
-			MissRate:      50,
-			MaxConns:      4,
-			CookieAge:     Duration{1209600 * time.Second},
-			TimeZone:      "UTC",
+			SessionTable:  settings.SessionTable,
+			UserTable:     settings.UserTable,
+			CacheSize:     settings.CacheSize,
+			CacheTTL:      Duration{settings.CacheTTL},
+			NegativeTTL:   Duration{settings.NegativeTTL},
+			LookupTimeout: Duration{settings.LookupTimeout},
+			MissRate:      settings.MissRate,
+			MaxConns:      settings.MaxConns,
+			CookieAge:     Duration{settings.CookieAge},
+			TimeZone:      settings.TimeZone,
 		},
 	}
 }
@@ -211,29 +213,6 @@ func isCookieName(s string) bool {
 	return true
 }
 
-// isTableName accepts "table" or "schema.table", identifier characters only.
-func isTableName(s string) bool {
-	schema, table, dotted := strings.Cut(s, ".")
-	if !dotted {
-		return isIdent(s)
-	}
-	return isIdent(schema) && isIdent(table)
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
 func (c *Config) validate() []string {
 	var p []string
 	bad := func(key, format string, args ...any) {
@@ -295,31 +274,13 @@ func (c *Config) validate() []string {
 	if s.Cookie == c.Token.Cookie {
 		bad("session.cookie", "must differ from token.cookie")
 	}
-	if !isTableName(s.SessionTable) {
-		bad("session.session_table", "%q is not a table name", s.SessionTable)
-	}
-	if !isTableName(s.UserTable) {
-		bad("session.user_table", "%q is not a table name", s.UserTable)
-	}
-	if s.CacheSize < 1 {
-		bad("session.cache_size", "must be at least 1, got %d", s.CacheSize)
-	}
-	for _, d := range []struct {
-		key string
-		v   Duration
-	}{{"session.cache_ttl", s.CacheTTL}, {"session.negative_ttl", s.NegativeTTL}, {"session.lookup_timeout", s.LookupTimeout}, {"session.cookie_age", s.CookieAge}} {
-		if d.v.Duration <= 0 {
-			bad(d.key, "must be positive, got %s", d.v)
-		}
-	}
-	if s.LookupTimeout.Duration > 5*time.Second {
-		bad("session.lookup_timeout", "%s is too long: every request of the server waits on it (at most 5s)", s.LookupTimeout)
-	}
-	if s.MissRate < 0 {
-		bad("session.miss_rate", "must not be negative")
-	}
-	if s.MaxConns < 1 || s.MaxConns > 64 {
-		bad("session.max_conns", "must be between 1 and 64, got %d", s.MaxConns)
+	// Tables, sizes and durations: the checker's own rules and wording.
+	for _, pr := range settings.Check(settings.Values{
+		SessionTable: s.SessionTable, UserTable: s.UserTable, CacheSize: s.CacheSize,
+		CacheTTL: s.CacheTTL.Duration, NegativeTTL: s.NegativeTTL.Duration, LookupTimeout: s.LookupTimeout.Duration,
+		CookieAge: s.CookieAge.Duration, MissRate: s.MissRate, MaxConns: s.MaxConns,
+	}) {
+		bad("session."+pr.Key, "%s", pr.Msg)
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		bad("session.time_zone", "%q is not a time zone name", s.TimeZone)

@@ -260,7 +260,7 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		if prev != nil && prev.Sessions != nil && prev.Config.Session == cfg.Session && !g.changed(cfg.Session.SecretKeyFile) {
 			s.Sessions = prev.Sessions
 		} else {
-			c, w, err := openSessions(cfg, g.Logger())
+			c, w, err := openSessions(cfg, g.Logger)
 			if err != nil {
 				return nil, err
 			}
@@ -273,26 +273,11 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 	return s, nil
 }
 
-func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, string, error) {
+func openSessions(cfg *config.Config, logger func() *zerolog.Logger) (*session.Checker, string, error) {
 	sc := cfg.Session
-	var secrets [][]byte
-	var warning string
-	if sc.SecretKeyFile != "" {
-		var err error
-		if secrets, err = session.LoadSecrets(sc.SecretKeyFile); err != nil {
-			return nil, "", err
-		}
-	} else {
-		warning = "session.secret_key_file is not set: session data is trusted as the database holds it, without checking Django's signature or the password hash"
-	}
-	loc, err := time.LoadLocation(sc.TimeZone)
-	if err != nil {
-		return nil, "", fmt.Errorf("session.time_zone: %w", err)
-	}
-	c, err := session.Open(context.Background(), session.Options{
+	o := session.Options{
 		Store:            sc.Store,
 		Database:         sc.Database,
-		Secrets:          secrets,
 		SessionTable:     sc.SessionTable,
 		UserTable:        sc.UserTable,
 		CacheSize:        sc.CacheSize,
@@ -302,9 +287,25 @@ func openSessions(cfg *config.Config, lg *zerolog.Logger) (*session.Checker, str
 		MissRate:         sc.MissRate,
 		MaxConns:         sc.MaxConns,
 		SessionCookieAge: sc.CookieAge.Duration,
-		Location:         loc,
-		Logger:           *lg,
-	})
+	}
+	var warning string
+	if sc.SecretKeyFile != "" {
+		var err error
+		if o.Secrets, err = session.LoadSecrets(sc.SecretKeyFile); err != nil {
+			return nil, "", err
+		}
+	} else {
+		warning = "session.secret_key_file is not set: session data is trusted as the database holds it, without checking Django's signature or the password hash"
+	}
+	loc, err := time.LoadLocation(sc.TimeZone)
+	if err != nil {
+		return nil, "", fmt.Errorf("session.time_zone: %w", err)
+	}
+	o.Location = loc
+	// The logger in force at each line, not the one of today: a reload
+	// that changes [log] closes the old one.
+	o.Logger = logger
+	c, err := session.Open(context.Background(), o)
 	if err != nil {
 		return nil, "", fmt.Errorf("session store: %w", err)
 	}

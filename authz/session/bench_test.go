@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/internal/testsvc"
 )
 
@@ -101,7 +102,7 @@ func benchCold(b *testing.B, database string, key string) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		c.pos.Purge()
+		c.cache.pos.Purge()
 		if v := c.Check(testClient, key); !v.Superuser || v.Cached {
 			b.Fatal(v)
 		}
@@ -137,16 +138,15 @@ func BenchmarkCacheMemory100k(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		now := time.Now()
 		for i, k := range keys {
-			c.store1(k, result{v: Verdict{Superuser: i%2 == 0, UserID: fmt.Sprint(i % 5000), Reason: ReasonSuperuser}, cache: true}, now)
+			c.cache.put(k, authz.Verdict{Superuser: i%2 == 0, UserID: fmt.Sprint(i % 5000), Reason: ReasonSuperuser}, time.Time{}, now)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if c.pos.Len()+c.neg.Len() != n {
-			b.Fatalf("%d entries cached", c.pos.Len()+c.neg.Len())
+		if c.cache.pos.Len()+c.cache.neg.Len() != n {
+			b.Fatalf("%d entries cached", c.cache.pos.Len()+c.cache.neg.Len())
 		}
 		perEntry = float64(after.HeapAlloc-before.HeapAlloc) / n
-		c.pos.Purge()
-		c.neg.Purge()
+		c.cache.purge()
 	}
 	b.ReportMetric(perEntry, "bytes/entry")
 	b.ReportMetric(perEntry*n/(1<<20), "MiB/100k")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,17 @@ import (
 
 	"github.com/rs/zerolog"
 )
+
+// logTo is an Options.Logger writing to w.
+func logTo(w *logBuffer, level zerolog.Level) func() *zerolog.Logger {
+	l := zerolog.New(w).Level(level)
+	return func() *zerolog.Logger { return &l }
+}
+
+// client returns a distinct client address (its own /64) for n.
+func client(n int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(n >> 8), byte(n)})
+}
 
 // fakeStore is an in-memory django_session + auth_user with knobs for
 // slowness, failure and panics, counting its queries.
@@ -356,7 +368,7 @@ func TestMissRateLimit(t *testing.T) {
 	c, clk := testChecker(t, f, Options{MissRate: 5})
 	limited := 0
 	for i := range 100 {
-		if v := c.Check(testClient, key(i)); v.Reason == ReasonRateLimit {
+		if v := c.Check(client(i), key(i)); v.Reason == ReasonRateLimit {
 			limited++
 		} else if v.Reason != ReasonNoSession {
 			t.Fatalf("Check = %+v", v)
@@ -367,7 +379,7 @@ func TestMissRateLimit(t *testing.T) {
 	}
 	clk.add(time.Second) // five more tokens
 	for i := 100; i < 200; i++ {
-		c.Check(testClient, key(i))
+		c.Check(client(i), key(i))
 	}
 	if n := c.lookups.Load(); n != 10 {
 		t.Errorf("after 1s: %d lookups, want 10", n)
@@ -389,7 +401,7 @@ func TestInFlightBound(t *testing.T) {
 	busy := 0
 	for i := range 100 {
 		start := time.Now()
-		v := c.Check(testClient, key(i))
+		v := c.Check(client(i), key(i))
 		if d := time.Since(start); d > 5*time.Millisecond+200*time.Millisecond {
 			t.Errorf("Check took %v", d)
 		}
@@ -406,7 +418,7 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	f := newFakeStore()
 	f.setErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
 	var logs logBuffer
-	c, clk := testChecker(t, f, Options{RetryInterval: time.Second, Logger: zerolog.New(&logs)})
+	c, clk := testChecker(t, f, Options{RetryInterval: time.Second, Logger: logTo(&logs, zerolog.InfoLevel)})
 	v := c.Check(testClient, key(1))
 	if v.Superuser || !strings.HasPrefix(v.Reason, "database unreachable: ") {
 		t.Fatalf("Check = %+v", v)
@@ -422,10 +434,26 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	if out := logs.String(c); strings.Count(out, `"level":"error"`) != 1 {
 		t.Errorf("want 1 error line:\n%s", out)
 	}
+	// After the pause, the first miss is a probe that nobody waits for;
+	// it finds the database back, closes the breaker and fills the cache.
 	clk.add(1100 * time.Millisecond)
 	f.setErr(nil)
-	if v := c.Check(testClient, key(1)); v.Reason != ReasonNoSession {
-		t.Fatalf("after retry interval, database back: Check = %+v", v)
+	if v := c.Check(testClient, key(1)); !strings.HasPrefix(v.Reason, "database unreachable: ") {
+		t.Fatalf("the probe after the retry interval: Check = %+v, want the failure at once", v)
+	}
+	c.wg.Wait()
+	if v := c.Check(testClient, key(1)); v.Reason != ReasonNoSession || !v.Cached {
+		t.Fatalf("after the probe: Check = %+v, want its cached answer", v)
+	}
+	// For negative_ttl after the failure, misses query in the background
+	// without waiting; then they wait again.
+	if v := c.Check(testClient, key(2)); v.Reason != ReasonPending {
+		t.Fatalf("soon after the outage: Check = %+v, want %q", v, ReasonPending)
+	}
+	c.wg.Wait()
+	clk.add(10 * time.Second)
+	if v := c.Check(testClient, key(3)); v.Reason != ReasonNoSession || v.Cached {
+		t.Fatalf("negative_ttl after the outage: Check = %+v, want a fresh %q", v, ReasonNoSession)
 	}
 }
 
@@ -438,6 +466,7 @@ func TestDatabaseErrorIsNotUnreachable(t *testing.T) {
 			t.Fatalf("Check = %+v", v)
 		}
 	}
+	c.wg.Wait() // the second and third lookups ran in the background
 	if n := f.queries.Load(); n != 3 {
 		t.Errorf("%d queries, want 3: errors are not cached", n)
 	}
@@ -513,7 +542,7 @@ func TestLogsNeverHoldCookies(t *testing.T) {
 	f.login("secretcookievalue1", admin, time.Now().Add(time.Hour), testSecret)
 	f.login("secretcookievalue2", f.addUser("2", true, false, 0), time.Now().Add(time.Hour), testSecret)
 	var logs logBuffer
-	c, _ := testChecker(t, f, Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+	c, _ := testChecker(t, f, Options{Logger: logTo(&logs, zerolog.DebugLevel)})
 	c.Check(testClient, "secretcookievalue1")
 	c.Check(testClient, "secretcookievalue2")
 	c.Check(testClient, "secretcookievalue3")
@@ -535,9 +564,9 @@ func TestOpenValidates(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Database: "sqlite:/x", SessionTable: "django_session; DROP TABLE x"}, "session table"},
-		{Options{Database: "sqlite:/x", UserTable: `auth"user`}, "user table"},
-		{Options{Database: "sqlite:/x", UserTable: "a.b.c"}, "user table"},
+		{Options{Database: "sqlite:/x", SessionTable: "django_session; DROP TABLE x"}, "session_table"},
+		{Options{Database: "sqlite:/x", UserTable: `auth"user`}, "user_table"},
+		{Options{Database: "sqlite:/x", UserTable: "a.b.c"}, "user_table"},
 		{Options{Database: "sqlite:/x", UsernameColumn: "name)"}, "username column"},
 		{Options{Database: "sqlite:/x", Store: StoreSignedCookies}, "secret key"},
 		{Options{Database: "sqlite:/x", Store: "redis"}, `store "redis"`},

@@ -39,8 +39,7 @@ func FuzzDecodeSessionData(f *testing.F) {
 		fs.mu.Lock()
 		fs.sessions["fuzzsession"] = fakeSession{data: data, expires: time.Now().Add(time.Hour)}
 		fs.mu.Unlock()
-		c.pos.Purge()
-		c.neg.Purge()
+		c.cache.purge()
 		v := c.Check(testClient, "fuzzsession")
 		if v.Superuser {
 			if _, err := DecodeSessionData(data, [][]byte{testSecret}); err != nil {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/maintgate/maintgate/authz"
 )
 
 // ErrUnusablePassword: the user has no password Django would accept
@@ -90,4 +93,47 @@ func dummyPasswordWork(password string) {
 // with this salt and work factor, for tests and fixtures.
 func makePassword(password, salt string, iterations int) string {
 	return pbkdf2Encode("pbkdf2_sha256", sha256.New, password, salt, iterations)
+}
+
+// CheckPassword answers whether username and password are those of an
+// active superuser, for the mod_authnz_external checker. The password is
+// verified as Django's PBKDF2 hashers do (pbkdf2_sha256, pbkdf2_sha1), in
+// constant time; any other algorithm is refused with a Reason naming it.
+// An unknown user costs a password derivation too, so the time taken does
+// not tell which user names exist. It uses no cache and no rate limit.
+//
+// The error is set only when the database failed.
+func (c *Checker) CheckPassword(ctx context.Context, username, password string) (authz.Verdict, error) {
+	if username == "" {
+		return authz.Verdict{Reason: ReasonNoUser}, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.o.QueryTimeout)
+		defer cancel()
+	}
+	u, err := c.store.userByName(ctx, username)
+	if errors.Is(err, errNotFound) {
+		dummyPasswordWork(password)
+		return authz.Verdict{Reason: ReasonNoUser}, nil
+	}
+	if err != nil {
+		r := c.failed(ctx, err)
+		return r.v, fmt.Errorf("session database: %w", err)
+	}
+	ok, err := VerifyPassword(password, u.Password)
+	v := authz.Verdict{UserID: u.ID}
+	switch {
+	case err != nil:
+		v.Reason = err.Error()
+	case !ok:
+		v.Reason = ReasonWrongPassword
+	case !u.Active:
+		v.Reason = ReasonInactive
+	case !u.Superuser:
+		v.Reason = ReasonNotSuperuser
+	default:
+		v.Superuser, v.Reason = true, ReasonSuperuser
+	}
+	return v, nil
 }

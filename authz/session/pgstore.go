@@ -17,6 +17,10 @@ import (
 // server that is down at start costs nothing until a lookup needs it).
 // Each connection prepares and caches its statements (pgx's default
 // QueryExecModeCacheStatement), and prepares one again after it failed.
+//
+// Why not pgxpool: it needs github.com/jackc/puddle/v2, which go.mod does
+// not list yet (go.sum does); the pgxpool version of this file is ready
+// (issue 9) and replaces this one once go.mod requires puddle.
 type pgStore struct {
 	cfg *pgx.ConnConfig
 	q   queries
@@ -34,13 +38,6 @@ type pgIdle struct {
 	born  time.Time
 }
 
-// Connections idle longer, or older, than this are closed rather than
-// reused: servers and firewalls drop idle connections silently.
-const (
-	pgMaxIdle = 5 * time.Minute
-	pgMaxLife = time.Hour
-)
-
 func openPostgres(database string, o *Options, q queries) (*pgStore, error) {
 	cfg, err := pgx.ParseConfig(database)
 	if err != nil {
@@ -48,6 +45,17 @@ func openPostgres(database string, o *Options, q queries) (*pgStore, error) {
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
+	}
+	// A lookup blocked by a lock (LOCK TABLE, an ALTER TABLE during a
+	// migration) waits without end by default. The server ends the wait
+	// first, with 55P03 lock_not_available, then the statement with 57014:
+	// a typed failure, on a connection that stays usable. When the
+	// lookup's context ends it instead, pgx cuts the connection.
+	// Settings from the URL (options=-c …) win.
+	for name, tenths := range map[string]int64{"lock_timeout": 8, "statement_timeout": 9} {
+		if _, set := cfg.RuntimeParams[name]; !set {
+			cfg.RuntimeParams[name] = strconv.FormatInt(serverTimeout(o.QueryTimeout, tenths).Milliseconds(), 10)
+		}
 	}
 	return &pgStore{cfg: cfg, q: q, sem: make(chan struct{}, o.MaxConns)}, nil
 }
@@ -64,7 +72,7 @@ func (p *pgStore) acquire(ctx context.Context) (*pgx.Conn, time.Time, bool, erro
 	for len(p.idle) > 0 {
 		it := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if it.c.IsClosed() || now.Sub(it.since) > pgMaxIdle || now.Sub(it.born) > pgMaxLife {
+		if it.c.IsClosed() || now.Sub(it.since) > maxIdle || now.Sub(it.born) > maxLife {
 			go it.c.Close(context.Background())
 			continue
 		}

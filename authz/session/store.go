@@ -2,17 +2,13 @@ package session
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"github.com/maintgate/maintgate/authz/session/settings"
 )
 
 // store is the database behind a Checker: one small interface so tests can
@@ -77,40 +73,18 @@ var (
 	}
 )
 
-// isIdent accepts an SQL identifier: a letter or '_', then letters,
-// digits, '_' or '$', at most 63 bytes. (A loop, not a regexp: compiling
-// one at package init costs every forked `maintgate authz` 0.3 ms.)
-func isIdent(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
+// quoteTable quotes a table name ("table" or "schema.table") for the
+// dialect. Names go into SQL text: one that settings.ValidTableName refuses is an
+// error here too, whoever built the Options.
+func quoteTable(d dialect, key, name string) (string, error) {
+	if !settings.ValidTableName(name) {
+		return "", fmt.Errorf("%s %q: not a table name", key, name)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '$'):
-		default:
-			return false
-		}
+	schema, table, dotted := strings.Cut(name, ".")
+	if !dotted {
+		return d.quote(name), nil
 	}
-	return true
-}
-
-// quoteTable validates a table name (identifier characters only, with an
-// optional schema: "schema.table") and quotes it for the dialect. Names
-// go into SQL text, so nothing else is let through.
-func quoteTable(d dialect, option, name string) (string, error) {
-	parts := strings.Split(name, ".")
-	if len(parts) > 2 {
-		return "", fmt.Errorf("%s %q: at most one '.', as in schema.table", option, name)
-	}
-	for i, p := range parts {
-		if !isIdent(p) {
-			return "", fmt.Errorf("%s %q: not a table name (letters, digits, '_' and '$', not starting with a digit, at most 63)", option, name)
-		}
-		parts[i] = d.quote(p)
-	}
-	return strings.Join(parts, "."), nil
+	return d.quote(schema) + "." + d.quote(table), nil
 }
 
 // queries are the statements for one dialect and set of table names.
@@ -121,15 +95,15 @@ type queries struct {
 }
 
 func buildQueries(d dialect, o *Options) (queries, error) {
-	st, err := quoteTable(d, "session table", o.SessionTable)
+	st, err := quoteTable(d, "session_table", o.SessionTable)
 	if err != nil {
 		return queries{}, err
 	}
-	ut, err := quoteTable(d, "user table", o.UserTable)
+	ut, err := quoteTable(d, "user_table", o.UserTable)
 	if err != nil {
 		return queries{}, err
 	}
-	if !isIdent(o.UsernameColumn) {
+	if !settings.ValidIdent(o.UsernameColumn) {
 		return queries{}, fmt.Errorf("username column %q: not a column name", o.UsernameColumn)
 	}
 	q, p := d.quote, d.param(1)
@@ -159,27 +133,7 @@ func openStore(o *Options) (store, error) {
 	if d.name == "postgres" {
 		return openPostgres(o.Database, o, q)
 	}
-	db, err := openSQL(d, o.Database)
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(o.MaxConns)
-	db.SetMaxIdleConns(o.MaxConns)
-	db.SetConnMaxIdleTime(pgMaxIdle)
-	db.SetConnMaxLifetime(pgMaxLife)
-	return &sqlStore{db: db, d: d, q: q, loc: o.Location, stmts: map[string]*sql.Stmt{}}, nil
-}
-
-// sqlStore reads Django's tables from SQLite or MySQL through
-// database/sql, with a bounded pool and prepared statements.
-type sqlStore struct {
-	db  *sql.DB
-	d   dialect
-	q   queries
-	loc *time.Location // zone of naive datetimes
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	return openSQL(d, o, q)
 }
 
 func dialectOf(database string) (dialect, error) {
@@ -196,288 +150,4 @@ func dialectOf(database string) (dialect, error) {
 	default:
 		return dialect{}, fmt.Errorf("database URL scheme %q: want postgres://, postgresql://, sqlite:, file: or mysql://", scheme)
 	}
-}
-
-// openSQL opens SQLite and MySQL databases:
-//
-//	sqlite:/path/db.sqlite3, sqlite:///abs/path, sqlite:relative/path, file:/path
-//	mysql://user:pass@host:port/db?tls=true&socket=/run/mysqld/mysqld.sock
-func openSQL(d dialect, database string) (*sql.DB, error) {
-	if d.name == "sqlite" {
-		dsn, err := sqliteDSN(database)
-		if err != nil {
-			return nil, err
-		}
-		return sql.Open("sqlite", dsn)
-	}
-	cfg, err := mysqlConfig(database)
-	if err != nil {
-		return nil, err
-	}
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %v", err)
-	}
-	return sql.OpenDB(c), nil
-}
-
-// sqliteDSN opens the file read-only: maintgate never writes, and must not
-// create an empty database where the application's should be.
-func sqliteDSN(database string) (string, error) {
-	var path string
-	if rest, ok := strings.CutPrefix(database, "sqlite:"); ok {
-		// A plain path, not unescaped; sqlite:///abs/path is one too.
-		path = rest
-		if strings.HasPrefix(path, "//") {
-			path = path[2:]
-			if !strings.HasPrefix(path, "/") {
-				return "", fmt.Errorf("database URL %q: want sqlite:/abs/path or sqlite:///abs/path", database)
-			}
-		}
-	} else { // file:/path, file:///path, file:relative (query ignored)
-		u, err := url.Parse(database)
-		if err != nil || (u.Host != "" && u.Host != "localhost") {
-			return "", fmt.Errorf("database URL %q: not a local file: URI", database)
-		}
-		path = u.Path
-		if u.Opaque != "" {
-			if path, err = url.PathUnescape(u.Opaque); err != nil {
-				return "", fmt.Errorf("database URL %q: %v", database, err)
-			}
-		}
-	}
-	if path == "" {
-		return "", fmt.Errorf("database URL %q: no file name", database)
-	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Set("_busy_timeout", "2000") // wait out Django's write locks
-	q.Set("_query_only", "1")
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode(), nil
-}
-
-func mysqlConfig(database string) (*mysql.Config, error) {
-	u, err := url.Parse(database)
-	if err != nil {
-		return nil, fmt.Errorf("database URL: %v", redact(err.Error(), database))
-	}
-	cfg := mysql.NewConfig()
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
-	if cfg.DBName == "" {
-		return nil, errors.New("database URL: mysql URL names no database (mysql://user:pass@host:3306/dbname)")
-	}
-	cfg.Net, cfg.Addr = "tcp", u.Host
-	if u.Port() == "" && u.Host != "" {
-		cfg.Addr = u.Host + ":3306"
-	}
-	var opts []mysql.Option
-	for k, vs := range u.Query() {
-		v := vs[len(vs)-1]
-		switch k {
-		case "socket":
-			cfg.Net, cfg.Addr = "unix", v
-		case "tls":
-			cfg.TLSConfig = v
-		case "charset":
-			opts = append(opts, mysql.Charset(v, ""))
-		default:
-			return nil, fmt.Errorf("database URL: unknown mysql parameter %q (known: socket, tls, charset)", k)
-		}
-	}
-	if cfg.Addr == "" {
-		return nil, errors.New("database URL: mysql URL names no host (or ?socket=/path)")
-	}
-	// Django stores UTC in DATETIME columns when USE_TZ is on; read them as
-	// naive wall-clock times and place them with Options.Location.
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	cfg.Timeout = 5 * time.Second
-	if err := cfg.Apply(opts...); err != nil {
-		return nil, fmt.Errorf("database URL: %v", err)
-	}
-	return cfg, nil
-}
-
-// redact keeps a password in a URL out of an error message.
-func redact(msg, database string) string {
-	u, err := url.Parse(database)
-	if err != nil || u.User == nil {
-		return msg
-	}
-	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "xxxxx")
-	}
-	return msg
-}
-
-func (s *sqlStore) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	s.mu.Lock()
-	st := s.stmts[q]
-	s.mu.Unlock()
-	if st != nil {
-		return st, nil
-	}
-	// Prepared without the lock: a database that hangs must not make every
-	// other lookup queue here.
-	st, err := s.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old := s.stmts[q]; old != nil {
-		st.Close()
-		return old, nil
-	}
-	s.stmts[q] = st
-	return st, nil
-}
-
-func (s *sqlStore) queryRow(ctx context.Context, q string, dest []any, args ...any) error {
-	var row *sql.Row
-	if s.d.prepared {
-		st, err := s.stmt(ctx, q)
-		if err != nil {
-			return err
-		}
-		row = st.QueryRowContext(ctx, args...)
-	} else {
-		row = s.db.QueryRowContext(ctx, q, args...)
-	}
-	err := row.Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errNotFound
-	}
-	return err
-}
-
-func (s *sqlStore) session(ctx context.Context, key string) (string, time.Time, error) {
-	var data, exp any
-	if err := s.queryRow(ctx, s.q.session, []any{&data, &exp}, key); err != nil {
-		return "", time.Time{}, err
-	}
-	t, err := s.toTime(exp)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%s.expire_date: %w", s.q.sessionTable, err)
-	}
-	return toString(data), t, nil
-}
-
-func (s *sqlStore) user(ctx context.Context, id string) (userRow, error) {
-	var arg any = id
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-		arg = n // an integer primary key (Django's AutoField)
-	}
-	return s.userQuery(ctx, s.q.user, arg)
-}
-
-func (s *sqlStore) userByName(ctx context.Context, name string) (userRow, error) {
-	return s.userQuery(ctx, s.q.userByName, name)
-}
-
-func (s *sqlStore) userQuery(ctx context.Context, q string, arg any) (userRow, error) {
-	var id, pw, active, super any
-	if err := s.queryRow(ctx, q, []any{&id, &pw, &active, &super}, arg); err != nil {
-		return userRow{}, err
-	}
-	return userRow{ID: toString(id), Password: toString(pw), Active: toBool(active), Superuser: toBool(super)}, nil
-}
-
-func (s *sqlStore) ping(ctx context.Context, sessionTable bool) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return err
-	}
-	probe := func(table, q string) error {
-		rows, err := s.db.QueryContext(ctx, q)
-		if err == nil {
-			for rows.Next() {
-			}
-			err = rows.Err()
-			rows.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("table %s is not readable: %w", table, err)
-		}
-		return nil
-	}
-	if sessionTable {
-		if err := probe(s.q.sessionTable, s.q.pingSession); err != nil {
-			return err
-		}
-	}
-	return probe(s.q.userTable, s.q.pingUser)
-}
-
-func (s *sqlStore) close() error {
-	s.mu.Lock()
-	for _, st := range s.stmts {
-		st.Close()
-	}
-	s.stmts = map[string]*sql.Stmt{}
-	s.mu.Unlock()
-	return s.db.Close()
-}
-
-// Naive datetime text as SQLite and MySQL hold it.
-var timeLayouts = []string{
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z07:00",
-}
-
-func (s *sqlStore) toTime(v any) (time.Time, error) {
-	switch t := v.(type) {
-	case time.Time:
-		if s.d.naive {
-			// The driver read a zoneless value as UTC: keep the wall clock,
-			// place it in the zone Django wrote it in.
-			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), s.loc), nil
-		}
-		return t, nil
-	case string, []byte:
-		str := toString(t)
-		for _, l := range timeLayouts {
-			if r, err := time.ParseInLocation(l, str, s.loc); err == nil {
-				return r, nil
-			}
-		}
-		return time.Time{}, fmt.Errorf("unreadable datetime %q", str)
-	default:
-		return time.Time{}, fmt.Errorf("unexpected datetime type %T", v)
-	}
-}
-
-func toString(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case []byte:
-		return string(t)
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(t)
-	}
-}
-
-func toBool(v any) bool {
-	switch t := v.(type) {
-	case bool:
-		return t
-	case int64:
-		return t != 0
-	case []byte, string:
-		switch strings.ToLower(toString(t)) {
-		case "1", "t", "true", "y", "yes", "on":
-			return true
-		}
-	}
-	return false
 }
