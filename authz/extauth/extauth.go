@@ -22,6 +22,7 @@ import (
 
 	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/authz/lockout"
+	"github.com/maintgate/maintgate/rewritemap"
 )
 
 // Request is what the module tells the checker about one request.
@@ -87,12 +88,11 @@ func (c *Checker) Allow(ctx context.Context, r Request) bool {
 		c.Log.Warn().Msg("authz: group checks (GroupExternal) are not supported; denied")
 		return false
 	}
-	peer, err := netip.ParseAddr(r.IP)
-	if err != nil || peer.Zone() != "" { // the map refuses a zone too
+	peer, err := rewritemap.ParseAddr(r.IP) // the map's own reading of an address
+	if err != nil {
 		c.Log.Warn().Str("ip", r.IP).Msg("authz: IP variable missing or not an address; denied")
 		return false
 	}
-	peer = peer.Unmap()
 	d := c.Decide(authz.Request{Peer: peer, Path: r.URI, Cookie: r.Cookie})
 	if d.Allow {
 		c.Log.Debug().Str("reason", d.Reason.String()).Stringer("ip", peer).Str("path", r.URI).Msg("authz: allowed")

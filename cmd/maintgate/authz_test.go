@@ -83,7 +83,7 @@ type attempt struct {
 func (s *authzSite) authz(t *testing.T, ip, user, password string) attempt {
 	t.Helper()
 	cmd := exec.Command(binary(t), "authz", "-config", s.cfg)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AUTHTYPE=PASS", "IP=" + ip, "URI=/staff/x", "COOKIE=csrftoken=x"}
+	cmd.Env = childEnv("AUTHTYPE=PASS", "IP="+ip, "URI=/staff/x", "COOKIE=csrftoken=x")
 	cmd.Stdin = strings.NewReader(user + "\n" + password + "\n")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -122,6 +122,54 @@ func TestAuthzLockout(t *testing.T) {
 	t.Run("SixthWrongPasswordRefusedUnverified", func(t *testing.T) { testSixthRefused(t, newAuthzSite(t, db)) })
 	t.Run("ParallelGuessesCounted", func(t *testing.T) { testParallel(t, newAuthzSite(t, db)) })
 	t.Run("RecordUnusableFailsClosed", func(t *testing.T) { testRecordUnusable(t, newAuthzSite(t, db)) })
+	t.Run("CheckAndConfigWithSessions", func(t *testing.T) { testCheckWithSessions(t, newAuthzSite(t, db)) })
+}
+
+// testCheckWithSessions: check and config check with a session store,
+// which only a real database shows: where the session verdict came from,
+// and that the store answers.
+func testCheckWithSessions(t *testing.T, s *authzSite) {
+	mg := func(code int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary(t), append(args, "-config", s.cfg)...)
+		cmd.Env = childEnv()
+		out, err := cmd.CombinedOutput()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != code {
+			t.Errorf("maintgate %s: exit status %d, want %d\n%s", strings.Join(args, " "), got, code, out)
+		}
+		return string(out)
+	}
+	su := s.fx.Cases["superuser"]
+	out := mg(0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "csrftoken=x; sessionid="+su.Cookie)
+	for _, want := range []string{"allow: session of an active superuser (user id " + su.UserID + ")", "session verdict from the database"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check with a superuser session: no %q in\n%s", want, out)
+		}
+	}
+	out = mg(1, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+s.fx.Cases["staff"].Cookie)
+	if !strings.HasPrefix(out, "redirect: ") || !strings.Contains(out, "not a superuser") {
+		t.Errorf("check with a staff session:\n%s", out)
+	}
+	if out = mg(0, "config", "check"); !strings.Contains(out, "# session store: connected; session and user tables readable") {
+		t.Errorf("config check:\n%s", out)
+	}
+}
+
+// childEnv is the environment of a maintgate process started by a test:
+// PATH, and GOCOVERDIR so that `go test -cover` counts the process.
+func childEnv(kv ...string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return append(env, kv...)
 }
 
 // testSixthRefused: the sixth wrong password for a user name within 15
@@ -204,7 +252,7 @@ func testRecordUnusable(t *testing.T, s *authzSite) {
 	a.want(t, 1, `"level":"error"`, "right password, record unusable")
 	a.want(t, 1, "the failure record is unusable; make "+s.records+" a directory writable by the user Apache runs the checker as", "right password, record unusable")
 	cmd := exec.Command(binary(t), "authz", "-config", s.cfg)
-	cmd.Env = []string{"AUTHTYPE=PASS", "IP=203.0.113.7", "URI=/staff/x", "COOKIE=sessionid=" + s.fx.Cases["superuser"].Cookie}
+	cmd.Env = childEnv("AUTHTYPE=PASS", "IP=203.0.113.7", "URI=/staff/x", "COOKIE=sessionid="+s.fx.Cases["superuser"].Cookie)
 	cmd.Stdin = strings.NewReader("admin\nwrong\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("superuser session cookie with the record unusable: %v\n%s", err, out)
