@@ -38,5 +38,5 @@
 //	decode.go, signing.go, secrets.go  Django's session encodings, signing and key files
 //	store.go     the store interface, SQL dialects and queries
 //	sqlstore.go  SQLite and MySQL/MariaDB through database/sql
-//	pgstore.go   PostgreSQL through pgx, with a small pool of its own (why not pgxpool: see there)
+//	pgstore.go   PostgreSQL through pgxpool
 package session
