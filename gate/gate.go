@@ -76,7 +76,9 @@ type Gate struct {
 	win  atomic.Pointer[authz.Window]
 	log  atomic.Pointer[Logger]
 
-	flagMu    sync.Mutex // serialises refreshFlag
+	// flagMu guards flagStamp and lastState, which both the watcher and
+	// the answer path (a line while the flag looks off) update.
+	flagMu    sync.Mutex
 	flagStamp stamp
 	lastState flagfile.State
 
@@ -484,12 +486,19 @@ func (g *Gate) Decide(r authz.Request) authz.Decision {
 	return authz.Decide(s.Policy, g.win.Load(), r, g.now(), sessionsOf(s))
 }
 
-// stamp identifies one version of a file cheaply.
+// stamp identifies one version of a file cheaply, from one stat. The ctime
+// is in it because the mtime is not enough: a file rewritten in place with
+// the same size and its mtime put back (touch -r, rsync -t, a restore)
+// keeps inode, size and mtime, but the kernel moves its ctime on every
+// write, chmod and utimes, and nothing but the kernel can set it.
 type stamp struct {
 	exists bool
+	dev    uint64
 	ino    uint64
+	mode   uint32
 	size   int64
 	mtime  int64
+	ctime  int64
 	err    bool
 }
 
@@ -505,7 +514,7 @@ func statStamp(path string) stamp {
 		if err != nil {
 			return stamp{err: err != syscall.ENOENT && err != syscall.ENOTDIR}
 		}
-		return stamp{exists: true, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano()}
+		return stamp{exists: true, dev: st.Dev, ino: st.Ino, mode: st.Mode, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
 	}
 }
 
@@ -516,6 +525,22 @@ func statStamp(path string) stamp {
 func (g *Gate) refreshFlag(force bool) {
 	g.flagMu.Lock()
 	defer g.flagMu.Unlock()
+	g.refreshFlagLocked(force)
+}
+
+// resetFlag re-reads the flag and rewrites the state map whatever it says:
+// after a reload that moved either file, or the first good one.
+// lastState is shared with the answer path (Answer -> refreshFlag ->
+// syncState), so it is cleared under flagMu like every other access.
+func (g *Gate) resetFlag() {
+	g.flagMu.Lock()
+	defer g.flagMu.Unlock()
+	g.lastState = ""
+	g.refreshFlagLocked(true)
+}
+
+// refreshFlagLocked is refreshFlag with flagMu held.
+func (g *Gate) refreshFlagLocked(force bool) {
 	s := g.snap.Load()
 	if s.Broken {
 		return
@@ -682,8 +707,7 @@ func (g *Gate) maybeReload() {
 		cur.Sessions.Close()
 	}
 	if cur.Broken || cfg.FlagFile != cur.Config.FlagFile || cfg.StateMap != cur.Config.StateMap {
-		g.lastState = ""
-		g.refreshFlag(true)
+		g.resetFlag()
 	}
 }
 

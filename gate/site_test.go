@@ -19,6 +19,8 @@ type site struct {
 	t   *testing.T
 	dir string
 	now time.Time
+	// clock, when set, is the gate's Options.Now.
+	clock func() time.Time
 }
 
 const (
@@ -41,7 +43,9 @@ func (s *site) path(name string) string { return filepath.Join(s.dir, name) }
 
 func (s *site) write(name, text string) {
 	s.t.Helper()
-	if err := os.WriteFile(s.path(name), []byte(text), 0o600); err != nil {
+	// Through a rename, as editors and config management do: the watcher
+	// never reads half a file.
+	if err := flagfile.WriteAtomic(s.path(name), []byte(text), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
 }
@@ -50,6 +54,10 @@ func (s *site) write(name, text string) {
 // keys (which may override flag_file and state_map).
 func (s *site) writeConfig(extra string) {
 	s.t.Helper()
+	s.write("maintgate.toml", configText(extra))
+}
+
+func configText(extra string) string {
 	text := extra + "\n"
 	if !strings.Contains(extra, "flag_file") {
 		text += "flag_file = \"maintenance\"\n"
@@ -57,8 +65,7 @@ func (s *site) writeConfig(extra string) {
 	if !strings.Contains(extra, "state_map") {
 		text += "state_map = \"state.map\"\n"
 	}
-	text += "whitelist_file = \"whitelist.txt\"\n[log]\nfile = \"maintgate.log\"\nlevel = \"debug\"\n[token]\nkey_file = \"token.key\"\n"
-	s.write("maintgate.toml", text)
+	return text + "whitelist_file = \"whitelist.txt\"\n[log]\nfile = \"maintgate.log\"\nlevel = \"debug\"\n[token]\nkey_file = \"token.key\"\n"
 }
 
 // open starts a Gate as `maintgate map` does (watcher on), with a fast
@@ -68,7 +75,7 @@ func (s *site) open() *Gate {
 	var g *Gate
 	var err error
 	within(s.t, 5*time.Second, "Open", func() {
-		g, err = Open(Options{ConfigPath: s.path("maintgate.toml"), Watch: true, Interval: tickEvery})
+		g, err = Open(Options{ConfigPath: s.path("maintgate.toml"), Watch: true, Interval: tickEvery, Now: s.clock})
 	})
 	if err != nil {
 		s.t.Fatal(err)
