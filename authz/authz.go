@@ -96,7 +96,7 @@ type Policy struct {
 	AdminPaths []string // as AllowPaths, and also behind a /<lang>/ prefix
 	// Languages are the <lang> codes admin paths may stand behind, matched
 	// exactly (config key languages); nil: no language prefix.
-	Languages []string
+	Languages Languages
 	// ServletPaths (backend_paths = "servlet") also reads ";parameters"
 	// and backslashes as a Java servlet container or IIS does.
 	ServletPaths   bool

@@ -42,7 +42,7 @@ func decisionPolicy(t testing.TB) *Policy {
 	return &Policy{
 		AllowPaths:     []string{"/static/", "/media/", "/maintenance.html", "/robots.txt"},
 		AdminPaths:     []string{"/admin/"},
-		Languages:      DjangoLanguages(),
+		Languages:      NewLanguages(DjangoLanguages()),
 		AllowAdmin:     true,
 		Whitelist:      wl,
 		TrustedProxies: tp,
@@ -122,7 +122,7 @@ func tablePolicy(t *testing.T, lineNo int, settings string) *Policy {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "languages":
-			p.Languages = strings.FieldsFunc(v, func(r rune) bool { return r == ',' })
+			p.Languages = NewLanguages(strings.FieldsFunc(v, func(r rune) bool { return r == ',' }))
 		case "backend_paths":
 			p.ServletPaths = v == "servlet"
 		default:

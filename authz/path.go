@@ -2,7 +2,6 @@ package authz
 
 import (
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -145,7 +144,7 @@ func underPrefix(pre, p string) bool {
 // language prefix is one of languages, exactly: a segment that merely looks
 // like a language ("/api/", "/app/", "/DE/") is a route of the site, and
 // "/api/admin/" may be an API's admin that must stay closed.
-func MatchAdmin(prefixes, languages []string, p string) bool {
+func MatchAdmin(prefixes []string, languages Languages, p string) bool {
 	if MatchPrefix(prefixes, p) {
 		return true
 	}
@@ -156,7 +155,9 @@ func MatchAdmin(prefixes, languages []string, p string) bool {
 	if end < 0 {
 		return false
 	}
-	// The rest first: it rules out nearly every path, and costs less than
-	// a walk through a hundred language codes.
-	return MatchPrefix(prefixes, p[1+end:]) && slices.Contains(languages, p[1:1+end])
+	if !MatchPrefix(prefixes, p[1+end:]) {
+		return false // the cheaper test, and it rules out nearly every path
+	}
+	_, ok := languages[p[1:1+end]]
+	return ok
 }
