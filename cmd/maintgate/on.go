@@ -17,15 +17,17 @@ import (
 // so `on --message "…"` never clears an end time set before.
 func runOn(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "on")
-	message := fs.String("message", "", "message shown on the maintenance page")
-	until := fs.String("until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then")
-	start := fs.String("start", "", "start `time`, same forms as --until; maintenance begins by itself then")
-	var allow multi
-	fs.Var(&allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
-	clear := fs.Bool("clear", false, "drop the message, times and --allow entries kept from an earlier 'maintgate on' before applying these flags")
+	var o onFlags
+	fs.StringVar(&o.message, "message", "", "message shown on the maintenance page")
+	fs.StringVar(&o.until, "until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then")
+	fs.StringVar(&o.start, "start", "", "start `time`, same forms as --until; maintenance begins by itself then")
+	fs.Var(&o.allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
+	fs.BoolVar(&o.clear, "clear", false, "drop the message, times and --allow entries kept from an earlier 'maintgate on' before applying these flags")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	o.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { o.set[fl.Name] = true })
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
@@ -35,37 +37,11 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		warnf(e, "%v; its metadata is replaced", err)
 	}
-	if *clear || !present {
+	if o.clear || !present {
 		f = flagfile.Flag{}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	if set["message"] {
-		f.Message = *message
-	}
-	if set["until"] {
-		if f.Until, err = flagfile.ParseWhen(*until, now); err != nil {
-			return usageError("on: --until %v", err)
-		}
-		if !f.Until.After(now) {
-			return usageError("on: --until %s is in the past", f.Until.Format(time.RFC3339))
-		}
-	}
-	if set["start"] {
-		if f.Start, err = flagfile.ParseWhen(*start, now); err != nil {
-			return usageError("on: --start %v", err)
-		}
-	}
-	if !f.Start.IsZero() && !f.Until.IsZero() && !f.Start.Before(f.Until) {
-		return usageError("on: --start must be before --until")
-	}
-	if len(allow) > 0 {
-		for _, a := range allow {
-			if _, err := whitelist.ParseEntry(a); err != nil {
-				return usageError("on: --allow: %v", err)
-			}
-		}
-		f.Allow = allow
+	if err := o.apply(&f, now); err != nil {
+		return err
 	}
 	if f.SetAt.IsZero() {
 		f.SetAt = now.UTC().Truncate(time.Second)
@@ -95,6 +71,48 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%s (flag %s)\n", verb, cfg.FlagFile)
 	printFlag(e, f, now)
+	return nil
+}
+
+// onFlags are the flags of `on`; set names those given.
+type onFlags struct {
+	message, until, start string
+	allow                 multi
+	clear                 bool
+	set                   map[string]bool
+}
+
+// apply writes the flags given into f, checking each; an error is a usage
+// error and f is then not to be written.
+func (o *onFlags) apply(f *flagfile.Flag, now time.Time) error {
+	var err error
+	if o.set["message"] {
+		f.Message = o.message
+	}
+	if o.set["until"] {
+		if f.Until, err = flagfile.ParseWhen(o.until, now); err != nil {
+			return usageError("on: --until %v", err)
+		}
+		if !f.Until.After(now) {
+			return usageError("on: --until %s is in the past", f.Until.Format(time.RFC3339))
+		}
+	}
+	if o.set["start"] {
+		if f.Start, err = flagfile.ParseWhen(o.start, now); err != nil {
+			return usageError("on: --start %v", err)
+		}
+	}
+	if !f.Start.IsZero() && !f.Until.IsZero() && !f.Start.Before(f.Until) {
+		return usageError("on: --start must be before --until")
+	}
+	for _, a := range o.allow {
+		if _, err := whitelist.ParseEntry(a); err != nil {
+			return usageError("on: --allow: %v", err)
+		}
+	}
+	if len(o.allow) > 0 {
+		f.Allow = o.allow
+	}
 	return nil
 }
 
