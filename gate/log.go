@@ -1,236 +1,120 @@
 package gate
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
+	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/rewritemap"
 )
 
-// logSink is the file (or stderr) that log lines end up in. It reopens the
-// file when logrotate moves it away, and it never returns an error to the
-// logger: a full disk or a deleted file must not cost an answer.
-type logSink struct {
-	mu   sync.Mutex
-	path string
-	f    *os.File
-	ino  uint64
-	fail atomic.Int64 // failed writes, for the status line
-}
-
-func openSink(path string) (*logSink, error) {
-	s := &logSink{path: path}
-	if path == "" {
-		s.f = os.Stderr
-		return s, nil
-	}
-	if err := s.reopen(); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *logSink) reopen() error {
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("log file %s: %w", s.path, err)
-	}
-	var ino uint64
-	if fi, err := f.Stat(); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			ino = st.Ino
-		}
-	}
-	s.mu.Lock()
-	old := s.f
-	s.f, s.ino = f, ino
-	s.mu.Unlock()
-	if old != nil && old != os.Stderr {
-		old.Close()
-	}
-	return nil
-}
-
-// checkRotated reopens the file when its path no longer names the file we
-// write to (moved by logrotate, or deleted).
-func (s *logSink) checkRotated() {
-	if s.path == "" {
-		return
-	}
-	fi, err := os.Stat(s.path)
-	if err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == s.ino {
-			return
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return
-	}
-	s.reopen() // on failure keep writing to the old file
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	_, err := s.f.Write(p)
-	s.mu.Unlock()
-	if err != nil {
-		s.fail.Add(1)
-	}
-	return len(p), nil
-}
-
-func (s *logSink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f != nil && s.f != os.Stderr {
-		return s.f.Close()
-	}
-	return nil
-}
-
-// Logger is a zerolog logger with the writer behind it, so it can be closed
-// (flushed) on exit and reopened on rotation.
-type Logger struct {
-	zerolog.Logger
-	sink   *logSink
-	closer io.Closer
-}
-
-// LogOptions say where and how to log.
-type LogOptions struct {
-	File   string
-	Level  string
-	Format string
-	// Async puts a batching buffer between the logger and the file, so a
-	// flood of redirect lines never waits on the disk; used by `map`.
-	Async bool
-}
-
-// NewLogger opens the log destination.
-func NewLogger(o LogOptions) (*Logger, error) {
-	lvl, err := zerolog.ParseLevel(o.Level)
-	if err != nil || o.Level == "" {
-		lvl = zerolog.InfoLevel
-	}
-	sink, err := openSink(o.File)
-	if err != nil {
-		return nil, err
-	}
-	var w io.Writer = sink
-	l := &Logger{sink: sink, closer: sink}
-	if o.Async {
-		aw := newAsyncWriter(sink)
-		w = aw
-		l.closer = closeBoth{aw, sink}
-	}
-	if o.Format == "console" {
-		// Above the async writer: it formats one event per Write, and the
-		// async writer hands on many lines at once.
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: o.File != ""}
-	}
-	l.Logger = zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "maintgate").Logger()
-	return l, nil
-}
-
-type closeBoth struct {
-	a io.Closer
-	b io.Closer
-}
-
-func (c closeBoth) Close() error {
-	c.a.Close()
-	return c.b.Close()
-}
-
-// asyncWriter takes log lines off the answer path: Write only copies the
-// line into a buffer, and a goroutine writes what has gathered, with one
-// write(2) per batch, at most every asyncDelay. Idle, it sleeps without
-// waking. Past asyncMax pending bytes (a disk that stalls) lines are dropped
-// and counted, never waited for.
-type asyncWriter struct {
-	mu      sync.Mutex
-	buf     []byte
-	dropped int
-	closed  bool
-	wake    chan struct{} // capacity 1: "there is something to write"
-	done    chan struct{}
-	w       io.Writer
-}
+type logKind uint8
 
 const (
-	asyncMax   = 1 << 20
-	asyncDelay = 2 * time.Millisecond
+	logNone logKind = iota
+	logDecision
+	logUnreadable
 )
 
-func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go a.run()
-	return a
+type pendingLog struct {
+	kind       logKind
+	key        rewritemap.Key
+	d          authz.Decision
+	why        string
+	size       int
+	answer     string
+	suppressed int
 }
 
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed || len(a.buf)+len(p) > asyncMax {
-		a.dropped++
-		return len(p), nil
+// After implements rewritemap.Afterer: it logs the answer just sent.
+func (g *Gate) After() {
+	p := g.pending
+	g.pending = pendingLog{}
+	switch p.kind {
+	case logDecision:
+		g.logDecision(p.key, p.d)
+	case logUnreadable:
+		ev := g.Logger().Warn().Str("problem", p.why).Int("bytes", p.size)
+		if p.suppressed > 0 {
+			ev = ev.Int("suppressed", p.suppressed)
+		}
+		ev.Str("answer", p.answer).Msg("unreadable request line; answered with on_error")
 	}
-	a.buf = append(a.buf, p...)
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-	return len(p), nil
 }
 
-func (a *asyncWriter) run() {
-	defer close(a.done)
-	var out []byte
-	for range a.wake {
-		// Let a burst gather: one write for many lines.
-		time.Sleep(asyncDelay)
-		out = a.flush(out)
+// logPath bounds what one log line carries of a request path.
+const logPath = 512
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
-	a.flush(out)
+	return s
 }
 
-func (a *asyncWriter) flush(out []byte) []byte {
-	a.mu.Lock()
-	out, a.buf = a.buf, out[:0]
-	dropped := a.dropped
-	a.dropped = 0
-	a.mu.Unlock()
-	if len(out) > 0 {
-		a.w.Write(out)
+func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision) {
+	lg := g.Logger()
+	if !d.Allow {
+		ev := lg.Info()
+		if ev == nil {
+			return
+		}
+		ev = ev.Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
+		if d.Detail != "" {
+			ev = ev.Str("detail", d.Detail)
+		}
+		ev.Msg("redirecting to maintenance page")
+		return
 	}
-	if dropped > 0 {
-		fmt.Fprintf(a.w, "{\"level\":\"warn\",\"message\":\"log buffer full: %d lines dropped\"}\n", dropped)
+	ev := lg.Debug()
+	if ev == nil {
+		return
 	}
-	return out
+	ev = ev.Str("reason", d.Reason.String()).Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
+	if d.UserID != "" {
+		ev = ev.Str("user_id", d.UserID)
+	}
+	if d.Detail != "" {
+		ev = ev.Str("detail", d.Detail)
+	}
+	ev.Msg("allowing during maintenance")
 }
 
-// Close writes what is pending and stops the goroutine.
-func (a *asyncWriter) Close() error {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.wake)
+func clientOr(d authz.Decision, k rewritemap.Key) fmtAddr {
+	if d.Client.IsValid() {
+		return fmtAddr{d.Client}
 	}
-	a.mu.Unlock()
-	<-a.done
-	return nil
+	return fmtAddr{k.Peer}
 }
 
-// Close flushes buffered lines and closes the file.
-func (l *Logger) Close() error {
-	if l == nil || l.closer == nil {
-		return nil
+type fmtAddr struct{ a interface{ String() string } }
+
+func (f fmtAddr) String() string { return f.a.String() }
+
+// limiter lets through a few lines per second and counts the rest, so a
+// flood of bad lines cannot fill the disk. Used from the answer path only.
+type limiter struct {
+	sec        int64
+	n          int
+	suppressed int
+}
+
+const perSecond = 10
+
+func (l *limiter) allow(now time.Time) bool {
+	s := now.Unix()
+	if s != l.sec {
+		l.sec, l.n = s, 0
 	}
-	return l.closer.Close()
+	if l.n < perSecond {
+		l.n++
+		return true
+	}
+	l.suppressed++
+	return false
+}
+
+func (l *limiter) takeSuppressed() int {
+	n := l.suppressed
+	l.suppressed = 0
+	return n
 }
