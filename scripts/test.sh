@@ -25,7 +25,9 @@ echo "== fuzz (${FUZZ_SCALE:=1}x the default inputs per target)"
 for target in rewritemap:FuzzServe:250000 rewritemap:FuzzParseKey:800000 \
 	whitelist:FuzzParse:350000 whitelist:FuzzClientIP:600000 config:FuzzParse:25000 \
 	authz/token:FuzzVerify:500000 authz/token:FuzzRoundTrip:500000 \
-	authz/session:FuzzDecodeSessionData:45000; do
+	authz/session:FuzzDecodeSessionData:45000 \
+	authz:FuzzCookieAt:300000 authz:FuzzPathRule:300000 authz:FuzzIsLanguageCode:300000 \
+	rewritemap:FuzzParseLine:400000 rewritemap:FuzzParseAddr:400000; do
 	IFS=: read -r pkg fn n <<<"$target"
 	corpus=$pkg/testdata/fuzz/$fn
 	before=$(ls "$corpus" 2>/dev/null || true)
