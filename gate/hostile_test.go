@@ -100,3 +100,18 @@ func TestHostileNamedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestLogFileFIFO: a FIFO without a reader as log.file does not block the
+// map's start: it logs to stderr and answers.
+func TestLogFileFIFO(t *testing.T) {
+	s := newSite(t)
+	if err := syscall.Mkfifo(s.path("maintgate.log"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.write("maintenance", "")
+	g := s.open()
+	if got := ask(g, stranger+" /de/map/  "); got != rewritemap.Redirect {
+		t.Errorf("answer %q, want redirect", got)
+	}
+	within(t, 5e9, "Close", func() { g.Close() })
+}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/maintgate/maintgate/authz"
@@ -79,16 +80,14 @@ func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision) {
 	ev.Msg("allowing during maintenance")
 }
 
-func clientOr(d authz.Decision, k rewritemap.Key) fmtAddr {
+// clientOr is the address the decision matched (X-Forwarded-For walked),
+// or the peer when it matched none.
+func clientOr(d authz.Decision, k rewritemap.Key) netip.Addr {
 	if d.Client.IsValid() {
-		return fmtAddr{d.Client}
+		return d.Client
 	}
-	return fmtAddr{k.Peer}
+	return k.Peer
 }
-
-type fmtAddr struct{ a interface{ String() string } }
-
-func (f fmtAddr) String() string { return f.a.String() }
 
 // limiter lets through a few lines per second and counts the rest, so a
 // flood of bad lines cannot fill the disk. Used from the answer path only.

@@ -16,44 +16,19 @@ import (
 
 // build makes a snapshot from cfg. prev, if any, lends its session checker
 // when the session settings did not change, so the cache survives reloads.
+// A file that cannot be loaded (whitelist file, key file, secret file,
+// session store) fails the build; a bad entry is skipped with a warning.
 func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 	s := &Snapshot{Config: cfg, Loaded: g.now()}
-	var problems []string
-	warn := func(msg string) { s.Warnings = append(s.Warnings, msg) }
-
-	wl, probs := whitelist.New(cfg.Whitelist, cfg.Path, "whitelist")
-	for _, p := range probs {
-		warn(p.Error())
-	}
-	if cfg.WhitelistFile != "" {
-		fl, probs, err := whitelist.Load(cfg.WhitelistFile)
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		for _, p := range probs {
-			warn(p.Error())
-		}
-		wl = whitelist.Merge(wl, fl)
-	}
+	var r loadReport
+	wl := loadWhitelist(cfg, &r)
 	trusted, probs := whitelist.New(cfg.TrustedProxies, cfg.Path, "trusted_proxies")
-	for _, p := range probs {
-		// A skipped trusted proxy only makes X-Forwarded-For count less:
-		// safe to skip, like a bad whitelist line.
-		warn(p.Error())
-	}
-	var key []byte
-	if cfg.Token.KeyFile != "" {
-		k, err := token.LoadKey(cfg.Token.KeyFile)
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		key = k
-		if err := token.CheckMode(cfg.Token.KeyFile); err != nil {
-			warn(err.Error())
-		}
-	}
-	if len(problems) > 0 {
-		return nil, &config.Error{Problems: problems}
+	// A skipped trusted proxy only makes X-Forwarded-For count less: safe
+	// to skip, like a bad whitelist line.
+	r.skipped(probs)
+	key := loadKey(cfg, &r)
+	if len(r.problems) > 0 {
+		return nil, &config.Error{Problems: r.problems}
 	}
 	s.Policy = &authz.Policy{
 		AllowPaths:     cfg.AllowPaths,
@@ -75,12 +50,62 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 				return nil, err
 			}
 			if w != "" {
-				warn(w)
+				r.warn(w)
 			}
 			s.Sessions = c
 		}
 	}
+	s.Warnings = r.warnings
 	return s, nil
+}
+
+// loadReport gathers what a build skipped (warnings, logged) and what it
+// could not load (problems, which fail it).
+type loadReport struct {
+	warnings []string
+	problems []string
+}
+
+func (r *loadReport) warn(msg string) { r.warnings = append(r.warnings, msg) }
+
+func (r *loadReport) fail(err error) { r.problems = append(r.problems, err.Error()) }
+
+func (r *loadReport) skipped(probs []whitelist.Problem) {
+	for _, p := range probs {
+		r.warn(p.Error())
+	}
+}
+
+// loadWhitelist is the config's whitelist and, when one is named, the
+// whitelist file's, merged.
+func loadWhitelist(cfg *config.Config, r *loadReport) *whitelist.List {
+	wl, probs := whitelist.New(cfg.Whitelist, cfg.Path, "whitelist")
+	r.skipped(probs)
+	if cfg.WhitelistFile == "" {
+		return wl
+	}
+	fl, probs, err := whitelist.Load(cfg.WhitelistFile)
+	if err != nil {
+		r.fail(err)
+	}
+	r.skipped(probs)
+	return whitelist.Merge(wl, fl)
+}
+
+// loadKey reads the token key, nil when tokens are off, and warns when the
+// key file's mode lets other users read it.
+func loadKey(cfg *config.Config, r *loadReport) []byte {
+	if cfg.Token.KeyFile == "" {
+		return nil
+	}
+	key, err := token.LoadKey(cfg.Token.KeyFile)
+	if err != nil {
+		r.fail(err)
+	}
+	if err := token.CheckMode(cfg.Token.KeyFile); err != nil {
+		r.warn(err.Error())
+	}
+	return key
 }
 
 func openSessions(cfg *config.Config, logger func() *zerolog.Logger) (*session.Checker, string, error) {

@@ -64,3 +64,13 @@ func (g *Gate) changed(path string) bool {
 	old, ok := g.stamps[path]
 	return !ok || old != statStamp(path)
 }
+
+// anyChanged reports whether any file stamped at the last load changed.
+func (g *Gate) anyChanged() bool {
+	for f := range g.stamps {
+		if g.changed(f) {
+			return true
+		}
+	}
+	return false
+}

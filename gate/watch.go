@@ -6,6 +6,9 @@ import (
 	"github.com/maintgate/maintgate/config"
 )
 
+// watch runs every Options.Interval until Close: it follows the flag, the
+// clock (a window opening or closing), the config and the files it names,
+// and the log file's rotation.
 func (g *Gate) watch() {
 	defer close(g.done)
 	t := time.NewTicker(g.opts.Interval)
@@ -26,42 +29,46 @@ func (g *Gate) watch() {
 // maybeReload reloads when the config or a file it names changed. A broken
 // new configuration is logged and the last good one stays in force.
 func (g *Gate) maybeReload() {
-	cur := g.snap.Load()
-	dirty := false
-	// g.stamps also holds the files a broken new config named, so fixing
-	// one of them retries the reload.
-	for f := range g.stamps {
-		if g.changed(f) {
-			dirty = true
-			break
-		}
-	}
-	if !dirty {
+	if !g.anyChanged() {
 		return
 	}
-	// Stamp before reading: a broken file is reported once, not at every
-	// tick, and a change made while we read is seen at the next tick.
-	stamps := map[string]stamp{}
-	for _, f := range watched(cur.Config) {
-		stamps[f] = statStamp(f)
-	}
-	cfg, err := config.Load(cur.Config.Path)
-	if err == nil {
-		for _, f := range watched(cfg) {
-			if _, ok := stamps[f]; !ok {
-				stamps[f] = statStamp(f)
-			}
-		}
-	}
-	var next *Snapshot
-	if err == nil {
-		next, err = g.build(cfg, cur)
-	}
-	g.stamps = stamps
+	cur := g.snap.Load()
+	next, err := g.load(cur)
 	if err != nil {
 		g.Logger().Warn().Err(err).Msg("configuration reload failed; keeping the last good configuration")
 		return
 	}
+	g.install(cur, next)
+}
+
+// load reads the config again and builds a snapshot from it. It stamps
+// the files before reading them: a broken file is reported once, not at
+// every tick, and a change made while it reads is seen at the next tick.
+// The stamps kept include the files a broken new config names, so fixing
+// one of them retries the reload.
+func (g *Gate) load(cur *Snapshot) (*Snapshot, error) {
+	stamps := map[string]stamp{}
+	for _, f := range watched(cur.Config) {
+		stamps[f] = statStamp(f)
+	}
+	defer func() { g.stamps = stamps }()
+	cfg, err := config.Load(cur.Config.Path)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range watched(cfg) {
+		if _, ok := stamps[f]; !ok {
+			stamps[f] = statStamp(f)
+		}
+	}
+	return g.build(cfg, cur)
+}
+
+// install puts next in force in place of cur: the logger when [log]
+// changed, the snapshot, and the flag and state map when their paths
+// moved. It closes cur's session checker unless next kept it.
+func (g *Gate) install(cur, next *Snapshot) {
+	cfg := next.Config
 	if lc := cfg.Log; lc != cur.Config.Log || cur.Broken {
 		if lg, err := NewLogger(LogOptions{File: lc.File, Level: lc.Level, Format: lc.Format, Async: g.opts.AsyncLog}); err != nil {
 			g.Logger().Warn().Err(err).Msg("new log settings unusable; keeping the current log")
