@@ -57,6 +57,10 @@ allow_admin_during_maintenance = true
 store = "django"
 database = "sqlite:%s"
 secret_key_file = %q
+# A checker process opens the database cold; under -race on a loaded
+# machine that can outlast the default 100ms, and these tests are about
+# the failure record, not the lookup budget.
+lookup_timeout = "5s"
 `, db.path, db.secretFile)
 	if err := os.WriteFile(filepath.Join(dir, "maintgate.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
