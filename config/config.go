@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/authz/session/settings"
+	"github.com/maintgate/maintgate/internal/regfile"
 )
 
 // DefaultPath is where the binary looks when -config is not given.
@@ -145,7 +145,7 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	data, err := os.ReadFile(path)
+	data, err := regfile.Read(path, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

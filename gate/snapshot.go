@@ -40,6 +40,8 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		TokenKey:       key,
 		SessionCookie:  cfg.Session.Cookie,
 		OnError:        cfg.OnError == "allow",
+		Languages:      authz.NewLanguages(cfg.Languages),
+		ServletPaths:   cfg.BackendPaths == "servlet",
 	}
 	if cfg.Session.Store != "none" {
 		if prev != nil && prev.Sessions != nil && prev.Config.Session == cfg.Session && !g.changed(cfg.Session.SecretKeyFile) {

@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
+
+	"github.com/maintgate/maintgate/internal/regfile"
 )
 
 // LoadSecrets reads Django secret keys from a file: one key a line, the
@@ -19,7 +20,7 @@ import (
 // Keys are used as the bytes of the line, as Django's
 // force_bytes(SECRET_KEY) encodes a str key (UTF-8).
 func LoadSecrets(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.Read(path, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("secret key file: %w", err)
 	}
