@@ -255,6 +255,18 @@ func (c *Config) validate() []string {
 	if !isCookieName(c.Token.Cookie) {
 		bad("token.cookie", "%q is not a cookie name", c.Token.Cookie)
 	}
+	if (c.PageTemplate == "") != (c.PageFile == "") {
+		bad("page_template", "page_template and page_file go together")
+	}
+	return append(p, c.validateSession()...)
+}
+
+// validateSession checks the [session] table.
+func (c *Config) validateSession() []string {
+	var p []string
+	bad := func(key, format string, args ...any) {
+		p = append(p, fmt.Sprintf("config %s: %s: ", c.Path, key)+fmt.Sprintf(format, args...))
+	}
 	s := &c.Session
 	switch s.Store {
 	case "none":
@@ -284,9 +296,6 @@ func (c *Config) validate() []string {
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		bad("session.time_zone", "%q is not a time zone name", s.TimeZone)
-	}
-	if (c.PageTemplate == "") != (c.PageFile == "") {
-		bad("page_template", "page_template and page_file go together")
 	}
 	return p
 }

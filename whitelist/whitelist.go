@@ -19,15 +19,17 @@
 // the list. In particular a block with host bits set ("10.0.0.1/8") is
 // rejected rather than masked: it is far more often a typo (for 10.0.0.1/32,
 // or 10.0.0.0/28) than a wish to open all of 10.0.0.0/8.
+//
+// Files: whitelist.go parses entries, lists and files; list.go is the List
+// and its allocation-free Contains; clientip.go picks the client address
+// out of the peer and X-Forwarded-For.
 package whitelist
 
 import (
 	"bufio"
-	"cmp"
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/maintgate/maintgate/internal/regfile"
@@ -103,24 +105,6 @@ func notIP(t string) error {
 	}
 	return fmt.Errorf("%q is not an IP or CIDR", t)
 }
-
-// List is an immutable set of prefixes. The zero value and nil are empty
-// lists. Safe for concurrent use.
-type List struct {
-	prefixes []netip.Prefix // as given, for Prefixes and Len
-	// Sorted, disjoint, non-adjacent ranges: a lookup is one binary search
-	// whatever the prefix lengths, and overlapping entries cost nothing.
-	v4 []range4
-	v6 []range6
-}
-
-type range4 struct{ lo, hi uint32 }
-
-type u128 struct{ hi, lo uint64 }
-
-func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
-
-type range6 struct{ lo, hi u128 }
 
 // New builds a List from a config list (file is the config file, key its
 // name, both for the Problems).
@@ -229,245 +213,6 @@ func Merge(lists ...*List) *List {
 		}
 	}
 	return build(ps)
-}
-
-// Len returns the number of entries, overlapping or not.
-func (l *List) Len() int {
-	if l == nil {
-		return 0
-	}
-	return len(l.prefixes)
-}
-
-// Prefixes returns a copy of the entries as parsed, in input order, so that
-// `maintgate config check` shows what will be matched.
-func (l *List) Prefixes() []netip.Prefix {
-	if l == nil {
-		return nil
-	}
-	return slices.Clone(l.prefixes)
-}
-
-// Contains reports whether a, unmapped, is inside any entry. It does not
-// allocate and costs one binary search over the merged ranges.
-func (l *List) Contains(a netip.Addr) bool {
-	if l == nil {
-		return false
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		b := a.As4()
-		x := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		r := l.v4
-		i, j := 0, len(r)
-		for i < j { // first range with lo > x
-			h := int(uint(i+j) >> 1)
-			if r[h].lo <= x {
-				i = h + 1
-			} else {
-				j = h
-			}
-		}
-		return i > 0 && x <= r[i-1].hi
-	}
-	if a.Is6() {
-		x := toU128(a)
-		r := l.v6
-		i, j := 0, len(r)
-		for i < j {
-			h := int(uint(i+j) >> 1)
-			if !x.less(r[h].lo) {
-				i = h + 1
-			} else {
-				j = h
-			}
-		}
-		return i > 0 && !r[i-1].hi.less(x)
-	}
-	return false
-}
-
-func toU128(a netip.Addr) u128 {
-	b := a.As16()
-	var v u128
-	for i := range 8 {
-		v.hi = v.hi<<8 | uint64(b[i])
-		v.lo = v.lo<<8 | uint64(b[8+i])
-	}
-	return v
-}
-
-func build(ps []netip.Prefix) *List {
-	l := &List{prefixes: ps}
-	for _, p := range ps {
-		if p.Addr().Is4() {
-			b := p.Addr().As4()
-			lo := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-			l.v4 = append(l.v4, range4{lo, lo | ^uint32(0)>>p.Bits()})
-			continue
-		}
-		lo, hi := toU128(p.Addr()), toU128(p.Addr())
-		if b := p.Bits(); b >= 64 {
-			hi.lo |= ^uint64(0) >> (b - 64)
-		} else {
-			hi.hi |= ^uint64(0) >> b
-			hi.lo = ^uint64(0)
-		}
-		l.v6 = append(l.v6, range6{lo, hi})
-	}
-	slices.SortFunc(l.v4, func(a, b range4) int { return cmp.Compare(a.lo, b.lo) })
-	out4 := l.v4[:0]
-	for _, r := range l.v4 {
-		if k := len(out4) - 1; k >= 0 && (r.lo <= out4[k].hi || r.lo-1 == out4[k].hi) {
-			out4[k].hi = max(out4[k].hi, r.hi)
-			continue
-		}
-		out4 = append(out4, r)
-	}
-	l.v4 = slices.Clip(out4)
-	slices.SortFunc(l.v6, func(a, b range6) int {
-		if a.lo.less(b.lo) {
-			return -1
-		}
-		if b.lo.less(a.lo) {
-			return 1
-		}
-		return 0
-	})
-	out6 := l.v6[:0]
-	for _, r := range l.v6 {
-		if k := len(out6) - 1; k >= 0 && (!out6[k].hi.less(r.lo) || r.lo == out6[k].hi.next()) {
-			if out6[k].hi.less(r.hi) {
-				out6[k].hi = r.hi
-			}
-			continue
-		}
-		out6 = append(out6, r)
-	}
-	l.v6 = slices.Clip(out6)
-	return l
-}
-
-// next returns a+1, wrapping at the top (which build never relies on: a
-// range ending at the top swallows every later one through the first test).
-func (a u128) next() u128 {
-	a.lo++
-	if a.lo == 0 {
-		a.hi++
-	}
-	return a
-}
-
-// ClientIP returns the address to match against the whitelist.
-//
-// X-Forwarded-For is attacker-controlled except for the part appended by
-// proxies we trust, so it counts only when peer is in trusted, and then it is
-// read from the right (the entries our proxies appended) to the left, past
-// addresses that are themselves trusted; the first untrusted address is the
-// client. When every entry is trusted, the leftmost one is the client. An
-// entry that does not parse stops the walk and the last trusted address seen
-// is returned: nothing left of garbage can be trusted to be what a proxy
-// wrote. With trusted empty, or an empty header, the result is peer.
-//
-// Entries may carry spaces, ports ("1.2.3.4:5678", "[::1]:80") and brackets;
-// several headers joined by ", " are one list. Results are unmapped. ClientIP
-// does not allocate.
-func ClientIP(peer netip.Addr, xff string, trusted *List) netip.Addr {
-	peer = peer.Unmap()
-	if trusted.Len() == 0 || !trusted.Contains(peer) || trimSpace(xff) == "" {
-		return peer
-	}
-	last := peer
-	rest := xff
-	for {
-		i := strings.LastIndexByte(rest, ',')
-		a, ok := parseForwarded(rest[i+1:])
-		if !ok {
-			return last
-		}
-		if !trusted.Contains(a) {
-			return a
-		}
-		last = a
-		if i < 0 {
-			return last
-		}
-		rest = rest[:i]
-	}
-}
-
-// parseForwarded parses one X-Forwarded-For entry: an address, an IPv4
-// address with a port, or an IPv6 address in brackets with or without a port.
-func parseForwarded(s string) (netip.Addr, bool) {
-	s = trimSpace(s)
-	want6 := false
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return netip.Addr{}, false
-		}
-		if tail := s[end+1:]; tail != "" && (tail[0] != ':' || !isPort(tail[1:])) {
-			return netip.Addr{}, false
-		}
-		s, want6 = s[1:end], true
-	} else if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
-		// Exactly one colon: IPv4 with a port.
-		if !isPort(s[i+1:]) {
-			return netip.Addr{}, false
-		}
-		s = s[:i]
-	}
-	if !addrChars(s) {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || want6 && !a.Is6() {
-		return netip.Addr{}, false
-	}
-	return a.Unmap(), true
-}
-
-// addrChars reports whether s is made of the characters of an address
-// without a zone. Checked before parsing because a parse error allocates and
-// "unknown" is a common X-Forwarded-For entry; zones, because no proxy
-// writes them and parsing one allocates too.
-func addrChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func isPort(s string) bool {
-	if len(s) == 0 || len(s) > 5 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
-}
-
-// trimSpace trims ASCII white space only: an entry with any other space
-// (a pasted no-break space, say) is reported rather than guessed at.
-func trimSpace(s string) string {
-	i, j := 0, len(s)
-	for i < j && isSpace(s[i]) {
-		i++
-	}
-	for j > i && isSpace(s[j-1]) {
-		j--
-	}
-	return s[i:j]
 }
 
 func trimBOM(b []byte) []byte {
