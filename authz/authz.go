@@ -34,7 +34,6 @@ const (
 	Token                     // a valid bypass token cookie
 	Superuser                 // an active Django superuser's session
 	Redirected                // no rule allowed the request
-	Unreadable                // the key line could not be read (on_error)
 )
 
 var reasonText = [...]string{
@@ -46,7 +45,6 @@ var reasonText = [...]string{
 	Token:       "valid bypass token",
 	Superuser:   "active superuser session",
 	Redirected:  "maintenance active",
-	Unreadable:  "unreadable request line",
 }
 
 func (r Reason) String() string {

@@ -85,3 +85,24 @@ func TestAsyncLogFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintenancePageAlwaysOpen: maintenance_page is let through even when
+// allow_paths does not list it (else the redirect to it would loop), and
+// only it: the rest of the site stays closed.
+func TestMaintenancePageAlwaysOpen(t *testing.T) {
+	s := newSite(t)
+	s.writeConfig("maintenance_page = \"/down.html\"\nallow_paths = [\"/static/\"]")
+	s.write("maintenance", "")
+	g := s.open()
+	for path, want := range map[string]string{
+		"/down.html":        rewritemap.Allow,
+		"/static/app.css":   rewritemap.Allow,
+		"/maintenance.html": rewritemap.Redirect,
+		"/down.html.bak":    rewritemap.Redirect,
+		"/de/map/":          rewritemap.Redirect,
+	} {
+		if got := ask(g, stranger+" "+path+"  "); got != want {
+			t.Errorf("%s: %q, want %q", path, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +14,16 @@ import (
 	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/whitelist"
 )
+
+// allowPaths is allow_paths with maintenance_page added when no entry
+// covers it: a visitor sent to the page must be let through to it, or the
+// redirect loops.
+func allowPaths(cfg *config.Config) []string {
+	if authz.MatchPrefix(cfg.AllowPaths, cfg.MaintenancePage) {
+		return cfg.AllowPaths
+	}
+	return append(slices.Clip(cfg.AllowPaths), cfg.MaintenancePage)
+}
 
 // build makes a snapshot from cfg. prev, if any, lends its session checker
 // when the session settings did not change, so the cache survives reloads.
@@ -31,7 +42,7 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		return nil, &config.Error{Problems: r.problems}
 	}
 	s.Policy = &authz.Policy{
-		AllowPaths:     cfg.AllowPaths,
+		AllowPaths:     allowPaths(cfg),
 		AdminPaths:     cfg.AdminPaths,
 		AllowAdmin:     cfg.AllowAdminDuringMaintenance,
 		Whitelist:      wl,
