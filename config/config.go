@@ -53,6 +53,9 @@ type Config struct {
 	Log     Log     `toml:"log"`
 	Token   Token   `toml:"token"`
 	Session Session `toml:"session"`
+	// Sites are the [sites.NAME] tables (sites.go); the server-wide
+	// switch above is the site DefaultSite.
+	Sites map[string]Site `toml:"sites"`
 }
 
 // Log configures where and how decisions are logged.
@@ -170,11 +173,15 @@ func Parse(data []byte, name string) (*Config, error) {
 	}
 	problems = append(problems, c.validate()...)
 	problems = append(problems, c.validateDecision(data)...)
+	problems = append(problems, c.validateSites(data)...)
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 	c.normalize()
 	c.resolve(filepath.Dir(name))
+	if problems := c.resolveSites(filepath.Dir(name)); len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
 	return c, nil
 }
 

@@ -30,8 +30,11 @@ type Flag struct {
 	Start   time.Time `toml:"start,omitempty"`
 	Until   time.Time `toml:"until,omitempty"`
 	Allow   []string  `toml:"allow,omitempty"`
-	SetAt   time.Time `toml:"set_at,omitempty"`
-	SetBy   string    `toml:"set_by,omitempty"`
+	// AllowPaths are path prefixes open for this window only (`on
+	// --allow-path`), segment-bounded like allow_paths.
+	AllowPaths []string  `toml:"allow_paths,omitempty"`
+	SetAt      time.Time `toml:"set_at,omitempty"`
+	SetBy      string    `toml:"set_by,omitempty"`
 }
 
 // ActiveAt reports whether the flag's window is open at now. An unset bound

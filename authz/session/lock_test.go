@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/maintgate/maintgate/authz/session/settings"
 	"github.com/maintgate/maintgate/internal/testsvc"
 )
 
@@ -153,8 +154,19 @@ func fairness(t *testing.T, database string, admin string) {
 	if s.reasons[ReasonRateLimit] == 0 {
 		t.Errorf("the flood was not limited: %v", s.reasons)
 	}
-	if s.share() >= maxBlocked {
-		t.Errorf("the flood blocked Check %.1f%% of the time", 100*s.share())
+	// Without a lock the database answers, and a lookup within the
+	// source's budget may wait for it: how long depends on the machine,
+	// so what is held to a bound is how many lookups the flood got (the
+	// source's burst plus its rate over the flood, and one in flight).
+	rate := float64(settings.MissRate) / sourceShare
+	queried, most := 0, int(2*rate+rate*1.5)+1
+	for r, n := range s.reasons {
+		if r != ReasonRateLimit {
+			queried += n
+		}
+	}
+	if queried > most {
+		t.Errorf("the flood from one /64 got %d lookups, want at most %d (its own budget)", queried, most)
 	}
 }
 
