@@ -41,10 +41,10 @@ type env struct {
 var commands = map[string]command{
 	"map":     {"map [-config FILE]                RewriteMap prg: loop on stdin/stdout", runMap},
 	"authz":   {"authz [-config FILE]              mod_authnz_external checker", runAuthz},
-	"on":      {"on [--message M] [--start T] [--until T] [--allow IP/CIDR]...", runOn},
-	"off":     {"off                              end maintenance", runOff},
-	"status":  {"status                           print ACTIVE or INACTIVE, and details", runStatus},
-	"check":   {"check --ip IP --path P [--xff X] [--cookie C]   print the decision", runCheck},
+	"on":      {"on [--site NAME]... [--message M] [--start T] [--until T] [--allow IP/CIDR]... [--allow-path /PREFIX]...", runOn},
+	"off":     {"off [--site NAME]...             end maintenance", runOff},
+	"status":  {statusUsage, runStatus},
+	"check":   {"check [--site NAME] --ip IP --path P [--xff X] [--cookie C]   print the decision", runCheck},
 	"token":   {"token issue [--ttl D] [--label L]   print a bypass cookie value", runToken},
 	"config":  {"config check                     validate and print the effective config", runConfig},
 	"version": {"version                          print the version", runVersion},
@@ -82,6 +82,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  maintgate %s\n", commands[n].usage)
 	}
 	fmt.Fprintf(w, "\nEvery command takes -config FILE (default $MAINTGATE_CONFIG, else %s).\n", config.DefaultPath)
+	fmt.Fprintln(w, "--site NAME is a [sites.NAME] of the config, or default: the server-wide switch.")
 }
 
 // flags makes a subcommand's flag set with the -config flag every command

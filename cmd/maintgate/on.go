@@ -5,16 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"os/user"
+	"strings"
 	"time"
 
+	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/whitelist"
 )
 
 // runOn switches maintenance on, or updates the metadata of a maintenance
-// already on. Flags given replace their field; fields not given are kept,
-// so `on --message "…"` never clears an end time set before.
+// already on, for the server-wide switch or each --site. Flags given
+// replace their field; fields not given are kept, so `on --message "…"`
+// never clears an end time set before. Every site's new flag is made and
+// checked before any is written: a bad flag changes nothing anywhere.
 func runOn(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "on")
 	var o onFlags
@@ -22,7 +26,9 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.until, "until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then")
 	fs.StringVar(&o.start, "start", "", "start `time`, same forms as --until; maintenance begins by itself then")
 	fs.Var(&o.allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
-	fs.BoolVar(&o.clear, "clear", false, "drop the message, times and --allow entries kept from an earlier 'maintgate on' before applying these flags")
+	fs.Var(&o.allowPaths, "allow-path", "path `prefix` open for this maintenance window only, like allow_paths (repeatable)")
+	fs.Var(&o.sites, "site", "switch the site `NAME` ([sites.NAME], or default: the server-wide switch) (repeatable); without it, the server-wide switch")
+	fs.BoolVar(&o.clear, "clear", false, "drop the message, times, --allow and --allow-path entries kept from an earlier 'maintgate on' before applying these flags")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,54 +38,70 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now().Truncate(time.Second)
-	present, f, err := flagfile.Read(cfg.FlagFile)
+	names, err := siteNames(cfg, "on", o.sites, []string{config.DefaultSite})
 	if err != nil {
-		warnf(e, "%v; its metadata is replaced", err)
-	}
-	if o.clear || !present {
-		f = flagfile.Flag{}
-	}
-	if err := o.apply(&f, now); err != nil {
 		return err
 	}
-	if f.SetAt.IsZero() {
-		f.SetAt = now.UTC().Truncate(time.Second)
+	now := time.Now().Truncate(time.Second)
+	all := switches(cfg)
+	next := make([]siteSwitch, 0, len(names))
+	for _, n := range names {
+		s, err := o.change(e, all[n], now)
+		if err != nil {
+			return err
+		}
+		next = append(next, s)
 	}
-	if u, err := user.Current(); err == nil {
-		f.SetBy = u.Username
+	for _, s := range next {
+		if err := flagfile.Write(s.flagFile, s.flag); err != nil {
+			return err
+		}
 	}
-	if err := flagfile.Write(cfg.FlagFile, f); err != nil {
-		return err
+	was := make(map[string]bool, len(next))
+	for _, s := range next {
+		was[s.name] = all[s.name].present
+		all[s.name] = s
 	}
-	state := flagfile.Off
-	if f.ActiveAt(now) {
-		state = flagfile.On
-	}
-	if _, err := flagfile.WriteState(cfg.StateMap, state); err != nil {
+	if err := writeStateMap(cfg, all, now); err != nil {
 		return fmt.Errorf("%w (the flag is set; maintgate map will retry)", err)
 	}
-	if err := renderPage(cfg, true, f); err != nil {
-		warnf(e, "%v", err)
+	renderPages(e, cfg, all, names, now)
+	for _, s := range next {
+		printOn(e, was[s.name], s, now)
 	}
-	verb := "maintenance on"
-	if present {
-		verb = "maintenance updated"
-	}
-	if state == flagfile.Off {
-		verb = "maintenance scheduled"
-	}
-	fmt.Fprintf(e.stdout, "%s (flag %s)\n", verb, cfg.FlagFile)
-	printFlag(e, f, now)
 	return nil
 }
 
 // onFlags are the flags of `on`; set names those given.
 type onFlags struct {
 	message, until, start string
-	allow                 multi
+	allow, allowPaths     multi
+	sites                 multi
 	clear                 bool
 	set                   map[string]bool
+}
+
+// change is the switch s after the flags, not yet written. A flag file
+// that cannot be read is replaced (a warning says so).
+func (o *onFlags) change(e *env, s siteSwitch, now time.Time) (siteSwitch, error) {
+	if s.err != nil {
+		warnf(e, "%v; its metadata is replaced", s.err)
+	}
+	f := s.flag
+	if o.clear || !s.present {
+		f = flagfile.Flag{}
+	}
+	if err := o.apply(&f, now); err != nil {
+		return s, err
+	}
+	if f.SetAt.IsZero() {
+		f.SetAt = now.UTC()
+	}
+	if u, err := user.Current(); err == nil {
+		f.SetBy = u.Username
+	}
+	s.present, s.flag, s.err = true, f, nil
+	return s, nil
 }
 
 // apply writes the flags given into f, checking each; an error is a usage
@@ -113,64 +135,45 @@ func (o *onFlags) apply(f *flagfile.Flag, now time.Time) error {
 	if len(o.allow) > 0 {
 		f.Allow = o.allow
 	}
-	return nil
-}
-
-// runOff ends maintenance: the flag goes, and the state map says off so
-// Apache stops asking at once.
-func runOff(ctx context.Context, e *env, args []string) error {
-	fs, cfgPath := flags(e, "off")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
-	present, _, _ := flagfile.Read(cfg.FlagFile)
-	if err := flagfile.Remove(cfg.FlagFile); err != nil {
-		return err
-	}
-	if _, err := flagfile.WriteState(cfg.StateMap, flagfile.Off); err != nil {
-		return fmt.Errorf("%w (the flag is removed; maintgate map will retry)", err)
-	}
-	if err := renderPage(cfg, false, flagfile.Flag{}); err != nil {
-		warnf(e, "%v", err)
-	}
-	if present {
-		fmt.Fprintln(e.stdout, "maintenance off")
-	} else {
-		fmt.Fprintln(e.stdout, "maintenance was already off")
-	}
-	return nil
-}
-
-func printFlag(e *env, f flagfile.Flag, now time.Time) {
-	if f.Message != "" {
-		fmt.Fprintf(e.stdout, "  message: %s\n", f.Message)
-	}
-	if !f.Start.IsZero() {
-		fmt.Fprintf(e.stdout, "  start:   %s (%s)\n", f.Start.Local().Format(time.RFC3339), rel(f.Start, now))
-	}
-	if !f.Until.IsZero() {
-		fmt.Fprintf(e.stdout, "  until:   %s (%s)\n", f.Until.Local().Format(time.RFC3339), rel(f.Until, now))
-	}
-	for _, a := range f.Allow {
-		fmt.Fprintf(e.stdout, "  allow:   %s (this window only)\n", a)
-	}
-	if !f.SetAt.IsZero() {
-		by := ""
-		if f.SetBy != "" {
-			by = " by " + f.SetBy
+	if len(o.allowPaths) > 0 {
+		if f.AllowPaths, err = windowPaths(o.allowPaths); err != nil {
+			return err
 		}
-		fmt.Fprintf(e.stdout, "  set:     %s%s\n", f.SetAt.Local().Format(time.RFC3339), by)
 	}
+	return nil
 }
 
-func rel(t, now time.Time) string {
-	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
-		return "in " + d.String()
+// windowPaths checks and cleans the --allow-path prefixes the way
+// allow_paths is cleaned ("/static//" is "/static/"), so status shows
+// what the map compares with. "/" is refused: it would open the whole
+// site, which is `maintgate off`.
+func windowPaths(given []string) ([]string, error) {
+	out := make([]string, 0, len(given))
+	for _, p := range given {
+		switch {
+		case !strings.HasPrefix(p, "/"):
+			return nil, usageError("on: --allow-path %q must start with /", p)
+		case strings.ContainsAny(p, "?# \t\r\n"):
+			return nil, usageError("on: --allow-path %q: a path prefix has no query, fragment or white space", p)
+		}
+		c := authz.CleanPath(p)
+		if c == "/" {
+			return nil, usageError("on: --allow-path %q would open every path: use maintgate off", p)
+		}
+		out = append(out, c)
 	}
-	return (-d).String() + " ago"
+	return out, nil
+}
+
+// printOn says what `on` did to one switch, then the flag it wrote.
+func printOn(e *env, wasPresent bool, s siteSwitch, now time.Time) {
+	verb := "maintenance on"
+	switch {
+	case !s.flag.ActiveAt(now):
+		verb = "maintenance scheduled"
+	case wasPresent:
+		verb = "maintenance updated"
+	}
+	fmt.Fprintf(e.stdout, "%s%s (flag %s)\n", verb, siteLabel(s.name), s.flagFile)
+	printFlag(e, s.flag, now)
 }

@@ -13,11 +13,29 @@ import (
 	"github.com/maintgate/maintgate/flagfile"
 )
 
-// runStatus prints the line the original shell check printed, then the
-// details an operator wants next. It exits 0 either way: "inactive" is a
-// state, not an error.
+// statusUsage is status's usage line; what the first line means is part
+// of the contract scripts rely on.
+const statusUsage = `status [--site NAME]...          print ACTIVE or INACTIVE, and every site's switch
+` + statusCont + `ACTIVE: without --site, the server-wide switch is on;
+` + statusCont + `with --site, a site named is in maintenance`
+
+// statusCont indents statusUsage's continuation lines under its text.
+const statusCont = "                                             "
+
+// runStatus prints the line the original shell check printed, then what
+// concerns the whole server (the map process, a missing state map), then
+// each site's switch, default first.
+// It exits 0 either way: "inactive" is a state, not an error.
+//
+// The first line keeps its meaning for scripts written before sites:
+// without --site it is the server-wide switch (a site down by its own
+// switch does not make the server ACTIVE); with --site it says whether a
+// site named is in maintenance, by its own switch or the server-wide one,
+// so `status --site shop` answers "is shop down".
 func runStatus(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "status")
+	var given multi
+	fs.Var(&given, "site", "show only the site `NAME` (repeatable); the first line then says whether a site named is in maintenance")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -25,50 +43,147 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	names, err := siteNames(cfg, "status", given, cfg.SiteNames())
+	if err != nil {
+		return err
+	}
 	now := time.Now().Truncate(time.Second)
-	present, f, ferr := flagfile.Read(cfg.FlagFile)
-	active := present && f.ActiveAt(now)
-	if active {
+	all := switches(cfg)
+	headline := all[config.DefaultSite].active(now)
+	if len(given) > 0 {
+		headline = false
+		for _, n := range names {
+			headline = headline || inMaintenance(all, n, now)
+		}
+	}
+	if headline {
 		fmt.Fprintln(e.stdout, "Maintenance Mode: ACTIVE")
 	} else {
 		fmt.Fprintln(e.stdout, "Maintenance Mode: INACTIVE")
 	}
+	states := readStates(cfg)
+	printProcesses(e, cfg, all, states, now)
+	for _, n := range names {
+		printSite(e, cfg, all, n, states, now)
+	}
+	return nil
+}
+
+// printSite prints one site's switch: its state, flag file and metadata,
+// and what the state map says for it.
+func printSite(e *env, cfg *config.Config, all map[string]siteSwitch, name string, states map[string]flagfile.State, now time.Time) {
+	s := all[name]
+	st := s.state(now)
+	down := inMaintenance(all, name, now)
+	if !s.active(now) && down {
+		st += " (in maintenance: the server-wide switch is on)"
+	}
+	fmt.Fprintf(e.stdout, "site %s: %s\n", name, st)
 	switch {
-	case ferr != nil:
-		fmt.Fprintf(e.stdout, "  flag:    %s (present but unreadable: treated as active with no metadata)\n", cfg.FlagFile)
-	case present && !active && !f.Start.IsZero() && now.Before(f.Start):
-		fmt.Fprintf(e.stdout, "  flag:    %s (present; window not open yet)\n", cfg.FlagFile)
-	case present && !active:
-		fmt.Fprintf(e.stdout, "  flag:    %s (present; window has ended: run maintgate off to remove it)\n", cfg.FlagFile)
-	case present:
-		fmt.Fprintf(e.stdout, "  flag:    %s\n", cfg.FlagFile)
+	case s.err != nil:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present but unreadable: treated as active with no metadata)\n", s.flagFile)
+	case s.state(now) == stateScheduled:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present; window not open yet)\n", s.flagFile)
+	case s.state(now) == stateEnded:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present; window has ended: run maintgate off%s to remove it)\n", s.flagFile, siteFlag(name))
+	case s.present:
+		fmt.Fprintf(e.stdout, "  flag:    %s\n", s.flagFile)
 	default:
-		fmt.Fprintf(e.stdout, "  flag:    %s (absent)\n", cfg.FlagFile)
+		fmt.Fprintf(e.stdout, "  flag:    %s (absent)\n", s.flagFile)
 	}
-	if present {
-		printFlag(e, f, now)
+	if s.present {
+		printFlag(e, s.flag, now)
 	}
-	if cfg.StateMap != "" {
+	if states == nil {
+		return // the state map is missing: said once, below
+	}
+	want := flagfile.Off
+	if down {
+		want = flagfile.On
+	}
+	switch got := states[name]; {
+	case got == "":
+		fmt.Fprintf(e.stdout, "  warning: state map %s has no line for %s; maintgate map writes it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, name, want, siteFlag(name))
+	case got != want:
+		fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, got, want, want, siteFlag(name))
+	default:
+		fmt.Fprintf(e.stdout, "  state:   %s says %s\n", cfg.StateMap, got)
+	}
+}
+
+// printProcesses warns about a missing state map and says whether a map
+// process runs: both concern every site of the server.
+func printProcesses(e *env, cfg *config.Config, all map[string]siteSwitch, states map[string]flagfile.State, now time.Time) {
+	down := false
+	for n := range all {
+		down = down || inMaintenance(all, n, now)
+	}
+	if cfg.StateMap != "" && states == nil {
 		want := flagfile.Off
-		if active {
+		if all[config.DefaultSite].active(now) {
 			want = flagfile.On
 		}
-		got := flagfile.ReadState(cfg.StateMap)
-		switch {
-		case got == "":
-			fmt.Fprintf(e.stdout, "  warning: state map %s is missing or unreadable: Apache refuses to start without it, and a running Apache asks maintgate for every request; run maintgate %s to write it\n", cfg.StateMap, want)
-		case got != want:
-			fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within 0.1s if it runs, or run maintgate %s\n", cfg.StateMap, got, want, want)
-		default:
-			fmt.Fprintf(e.stdout, "  state:   %s says %s\n", cfg.StateMap, got)
-		}
+		fmt.Fprintf(e.stdout, "  warning: state map %s is missing or unreadable: Apache refuses to start without it, and a running Apache asks maintgate for every request; run maintgate %s to write it\n", cfg.StateMap, want)
 	}
 	if pids := mapProcesses(); len(pids) > 0 {
 		fmt.Fprintf(e.stdout, "  map:     running (pid %s)\n", strings.Trim(fmt.Sprint(pids), "[]"))
-	} else if active {
-		fmt.Fprintln(e.stdout, "  warning: no maintgate map process is running on this host: if Apache runs here, every gated request is redirected, admins included; a graceful restart (systemctl reload apache2) starts it again")
+	} else if down {
+		fmt.Fprintln(e.stdout, "  warning: no maintgate map process is running on this host: if Apache runs here, every gated request of a site in maintenance is redirected, admins included; a graceful restart (systemctl reload apache2) starts it again")
 	}
-	return nil
+}
+
+// siteFlag is the --site a command needs to act on name.
+func siteFlag(name string) string {
+	if name == config.DefaultSite {
+		return ""
+	}
+	return " --site " + name
+}
+
+// readStates is what the state map says for each site; nil when there is
+// no state map to read.
+func readStates(cfg *config.Config) map[string]flagfile.State {
+	if cfg.StateMap == "" {
+		return nil
+	}
+	st := flagfile.ReadState(cfg.StateMap)
+	if st == "" {
+		return nil
+	}
+	return map[string]flagfile.State{config.DefaultSite: st}
+}
+
+func printFlag(e *env, f flagfile.Flag, now time.Time) {
+	if f.Message != "" {
+		fmt.Fprintf(e.stdout, "  message: %s\n", f.Message)
+	}
+	if !f.Start.IsZero() {
+		fmt.Fprintf(e.stdout, "  start:   %s (%s)\n", f.Start.Local().Format(time.RFC3339), rel(f.Start, now))
+	}
+	if !f.Until.IsZero() {
+		fmt.Fprintf(e.stdout, "  until:   %s (%s)\n", f.Until.Local().Format(time.RFC3339), rel(f.Until, now))
+	}
+	for _, a := range f.Allow {
+		fmt.Fprintf(e.stdout, "  allow:   %s (this window only)\n", a)
+	}
+	for _, p := range f.AllowPaths {
+		fmt.Fprintf(e.stdout, "  path:    %s (open for this window only)\n", p)
+	}
+	if !f.SetAt.IsZero() {
+		by := ""
+		if f.SetBy != "" {
+			by = " by " + f.SetBy
+		}
+		fmt.Fprintf(e.stdout, "  set:     %s%s\n", f.SetAt.Local().Format(time.RFC3339), by)
+	}
+}
+
+func rel(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return "in " + d.String()
+	}
+	return (-d).String() + " ago"
 }
 
 // mapProcesses lists the pids of running `maintgate map` processes, read
