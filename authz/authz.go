@@ -112,11 +112,43 @@ type Window struct {
 	Present bool
 	Flag    flagfile.Flag
 	Allow   *whitelist.List // Flag.Allow parsed
+	// Paths are Flag.AllowPaths as checked (each starts with "/"):
+	// prefixes open for this window only, matched like AllowPaths.
+	Paths []string
+	// Server is the server-wide window behind a site's own (nil for the
+	// server-wide window itself): a site is in maintenance while either
+	// is active, and the --allow and --allow-path lists of each active
+	// one count.
+	Server *Window
 }
 
-// Active reports whether maintenance is on at now.
+// Active reports whether maintenance is on at now: the window's own flag,
+// or the server-wide one behind it.
 func (w *Window) Active(now time.Time) bool {
+	return w.Own(now) || (w != nil && w.Server.Own(now))
+}
+
+// Own reports whether the window's own flag is present and open at now,
+// whatever the server-wide flag says.
+func (w *Window) Own(now time.Time) bool {
 	return w != nil && w.Present && w.Flag.ActiveAt(now)
+}
+
+// allows reports whether an active window's --allow list holds client.
+func (w *Window) allows(client netip.Addr, now time.Time) bool {
+	if w.Own(now) && w.Allow.Contains(client) {
+		return true
+	}
+	return w.Server != nil && w.Server.allows(client, now)
+}
+
+// pathOpen reports whether an active window's --allow-path list covers
+// the cleaned path.
+func (w *Window) pathOpen(clean string, now time.Time) bool {
+	if len(w.Paths) > 0 && w.Own(now) && MatchPrefix(w.Paths, clean) {
+		return true
+	}
+	return w.Server != nil && w.Server.pathOpen(clean, now)
 }
 
 // maxTokenCookies bounds the work a request with many copies of the token
@@ -128,8 +160,8 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 	if !w.Active(now) {
 		return Decision{Allow: true, Reason: Inactive}
 	}
-	if reason, ok := p.pathRule(r.Path); ok {
-		return Decision{Allow: true, Reason: reason}
+	if reason, detail, ok := p.pathRule(r.Path, w, now); ok {
+		return Decision{Allow: true, Reason: reason, Detail: detail}
 	}
 	client := whitelist.ClientIP(r.Peer, r.XFF, p.TrustedProxies)
 	d := Decision{Client: client}
@@ -137,7 +169,7 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 		d.Allow, d.Reason = true, Whitelisted
 		return d
 	}
-	if w.Allow.Contains(client) {
+	if w.allows(client, now) {
 		d.Allow, d.Reason = true, WindowAllow
 		return d
 	}

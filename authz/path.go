@@ -3,6 +3,7 @@ package authz
 import (
 	"path"
 	"strings"
+	"time"
 )
 
 // pathRule applies rule 2 of DESIGN.md: allow_paths, then admin_paths.
@@ -13,27 +14,37 @@ import (
 // them before they remove dot segments. "/static/..;/de/map/" is
 // "/static/..;/de/map/" to Django but "/de/map/" to Tomcat; no single reading
 // is right for every container, so none of them may reach a closed path.
-func (p *Policy) pathRule(raw string) (Reason, bool) {
-	reason, ok := p.matchPath(CleanPath(raw))
+//
+// The window's --allow-path prefixes count like allow_paths (reason
+// AllowedPath, with WindowPathDetail), on the same readings.
+func (p *Policy) pathRule(raw string, w *Window, now time.Time) (Reason, string, bool) {
+	reason, detail, ok := p.matchPath(CleanPath(raw), w, now)
 	if !ok || !p.ServletPaths || (strings.IndexByte(raw, ';') < 0 && strings.IndexByte(raw, '\\') < 0) {
-		return reason, ok
+		return reason, detail, ok
 	}
 	for _, rd := range servletReadings {
-		if _, ok := p.matchPath(CleanPath(rd.read(raw))); !ok {
-			return 0, false
+		if _, _, ok := p.matchPath(CleanPath(rd.read(raw)), w, now); !ok {
+			return 0, "", false
 		}
 	}
-	return reason, true
+	return reason, detail, true
 }
 
-func (p *Policy) matchPath(clean string) (Reason, bool) {
+// WindowPathDetail is the Detail of a decision allowed by a prefix of
+// `maintgate on --allow-path`.
+const WindowPathDetail = "path allowed for this maintenance window (maintgate on --allow-path)"
+
+func (p *Policy) matchPath(clean string, w *Window, now time.Time) (Reason, string, bool) {
 	if MatchPrefix(p.AllowPaths, clean) {
-		return AllowedPath, true
+		return AllowedPath, "", true
+	}
+	if w.pathOpen(clean, now) {
+		return AllowedPath, WindowPathDetail, true
 	}
 	if MatchAdmin(p.AdminPaths, p.Languages, clean) {
-		return AdminPath, true
+		return AdminPath, "", true
 	}
-	return 0, false
+	return 0, "", false
 }
 
 // servletReading is one way a servlet container or IIS reads a path.

@@ -35,15 +35,19 @@ func FuzzPathRule(f *testing.F) {
 	std := decisionPolicy(f)
 	srv := decisionPolicy(f)
 	srv.ServletPaths = true
+	f.Add("/hooks/..;/de/map/")
+	// A window with an --allow-path: its prefix is held to the same
+	// readings as allow_paths.
+	w := &Window{Present: true, Paths: []string{"/hooks/"}}
 	f.Fuzz(func(t *testing.T, p string) {
-		rs, okStd := std.pathRule(p)
-		rv, okSrv := srv.pathRule(p)
+		rs, _, okStd := std.pathRule(p, w, now)
+		rv, _, okSrv := srv.pathRule(p, w, now)
 		if okSrv && (!okStd || rv != rs) {
 			t.Fatalf("%q: servlet %v %v, standard %v %v", p, rv, okSrv, rs, okStd)
 		}
 		if okSrv {
 			for _, rd := range servletReadings {
-				if _, ok := std.matchPath(CleanPath(rd.read(p))); !ok {
+				if _, _, ok := std.matchPath(CleanPath(rd.read(p)), w, now); !ok {
 					t.Fatalf("%q allowed, but its reading %q is not", p, rd.read(p))
 				}
 			}

@@ -154,38 +154,89 @@ const (
 	Off State = "off"
 )
 
-// StateMapText is the full content of the state map for s.
+// ServerWide is the name of the server-wide switch in the state map
+// (config.DefaultSite; flagfile cannot import config).
+const ServerWide = "default"
+
+// SiteState is one line of the state map: a site and its state.
+type SiteState struct {
+	Name  string
+	State State
+}
+
+// StateMapText is the full content of the state map of a server without
+// sites: the server-wide state, as "state" and as the site default.
 func StateMapText(s State) []byte {
-	return []byte("# maintgate state map (RewriteMap txt:), kept by maintgate; do not edit.\n# Apache asks maintgate only while this says on.\nstate " + string(s) + "\n")
+	return StatesText([]SiteState{{Name: ServerWide, State: s}})
+}
+
+// StatesText is the full content of the state map: the line "state X"
+// (the server-wide switch, read by configurations that name no site),
+// then one line "NAME X" per site, the site "default" among them. Without
+// a "default" entry, "state" says on: Apache then asks, which is safe.
+func StatesText(sites []SiteState) []byte {
+	server := On
+	for _, s := range sites {
+		if s.Name == ServerWide {
+			server = s.State
+		}
+	}
+	b := []byte("# maintgate state map (RewriteMap txt:), kept by maintgate; do not edit.\n# Apache asks maintgate only while a site's line says on.\nstate " + string(server) + "\n")
+	for _, s := range sites {
+		b = append(b, s.Name...)
+		b = append(b, ' ')
+		b = append(b, s.State...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // stateMax bounds what is read of a state map: its text is under 200 bytes.
 const stateMax = 64 << 10
 
-// ReadState returns what the state map at path says, "" when missing or
-// unreadable (a FIFO or device there included: it is never waited on).
-func ReadState(path string) State {
+// ReadState returns what the state map at path says of the server-wide
+// switch (its "state" line), "" when missing or unreadable (a FIFO or
+// device there included: it is never waited on).
+func ReadState(path string) State { return ReadStates(path)["state"] }
+
+// ReadStates returns every line of the state map at path, by key
+// ("state", "default", each site), as Apache's txt: map reads it (the
+// first line with a key wins); nil when missing or unreadable.
+func ReadStates(path string) map[string]State {
 	data, err := regfile.Read(path, stateMax)
 	if err != nil {
-		return ""
+		return nil
 	}
+	m := map[string]State{}
 	for _, line := range strings.Split(string(data), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) >= 2 && fields[0] == "state" {
-			return State(fields[1])
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if _, dup := m[fields[0]]; !dup {
+			m[fields[0]] = State(fields[1])
 		}
 	}
-	return ""
+	return m
 }
 
-// WriteState makes the state map say s, writing only when it does not
-// already: every write changes the mtime and makes each Apache child re-read
-// the map.
+// WriteState makes the state map of a server without sites say s
+// (StateMapText). A server with sites writes them all with WriteStates.
 func WriteState(path string, s State) (changed bool, err error) {
+	return write(path, StateMapText(s))
+}
+
+// WriteStates makes the state map say sites (StatesText), writing only
+// when it does not already: every write changes the mtime and makes each
+// Apache child re-read the map.
+func WriteStates(path string, sites []SiteState) (changed bool, err error) {
+	return write(path, StatesText(sites))
+}
+
+func write(path string, want []byte) (changed bool, err error) {
 	if path == "" {
 		return false, nil
 	}
-	want := StateMapText(s)
 	if old, err := regfile.Read(path, stateMax); err == nil && bytes.Equal(old, want) {
 		return false, nil
 	}

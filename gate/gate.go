@@ -49,6 +49,11 @@ type Snapshot struct {
 	Config   *config.Config
 	Policy   *authz.Policy
 	Sessions *session.Checker // nil when session.store is "none"
+	// Sites are the sites by name, default among them; SiteList the same,
+	// default first, then by name; Default the server-wide switch.
+	Sites    map[string]*Site
+	SiteList []*Site
+	Default  *Site
 	// Warnings are the problems that were skipped while loading (bad
 	// whitelist lines, a world-readable key file).
 	Warnings []string
@@ -80,14 +85,18 @@ type Gate struct {
 	now  func() time.Time
 
 	snap atomic.Pointer[Snapshot]
-	win  atomic.Pointer[authz.Window]
 	log  atomic.Pointer[Logger]
 
-	// flagMu guards flagStamp and lastState, which both the watcher and
-	// the answer path (a line while the flag looks off) update.
-	flagMu    sync.Mutex
-	flagStamp stamp
-	lastState flagfile.State
+	// flagMu guards the sites' flag stamps and windows (written only
+	// under it) and the state map's last lines, which both the watcher
+	// and the answer path (a line while a site looks up) update.
+	flagMu     sync.Mutex
+	lastLines  []flagfile.SiteState // what the state map last said; nil: unknown
+	stateStamp stamp                // the state map as last written
+	stateBuf   []flagfile.SiteState
+
+	unknown     unknownSites // names of unknown sites lately warned about
+	pendingSite string       // an unknown site's name for After to warn about
 
 	stamps map[string]stamp // config and the files it names, by path
 
@@ -141,7 +150,7 @@ func Open(o Options) (*Gate, error) {
 	}
 	g.snap.Store(s)
 	g.stampAll(s)
-	g.refreshFlag(true)
+	g.refreshFlags(true)
 	if o.Watch {
 		g.stop, g.done = make(chan struct{}), make(chan struct{})
 		go g.watch()
@@ -174,8 +183,10 @@ func (g *Gate) openBroken(cause error, loaded *config.Config) (*Gate, error) {
 	}
 	// The default always-allowed paths stay open: the maintenance page
 	// and its assets must load.
-	g.snap.Store(&Snapshot{Config: cfg, Policy: &authz.Policy{AllowPaths: cfg.AllowPaths}, Broken: true, Loaded: g.now()})
-	g.win.Store(&authz.Window{Present: true})
+	def := &Site{Name: config.DefaultSite, Policy: &authz.Policy{AllowPaths: cfg.AllowPaths}, flag: &siteFlag{}}
+	def.flag.win.Store(&authz.Window{Present: true})
+	g.snap.Store(&Snapshot{Config: cfg, Policy: def.Policy, Broken: true, Loaded: g.now(),
+		Sites: map[string]*Site{def.Name: def}, SiteList: []*Site{def}, Default: def})
 	g.stamps = map[string]stamp{}
 	for _, f := range watch {
 		g.stamps[f] = statStamp(f)
@@ -207,8 +218,8 @@ func (g *Gate) close() error {
 // Snapshot returns the configuration in force.
 func (g *Gate) Snapshot() *Snapshot { return g.snap.Load() }
 
-// Window returns the flag state in force.
-func (g *Gate) Window() *authz.Window { return g.win.Load() }
+// Window returns the server-wide flag state in force (site default).
+func (g *Gate) Window() *authz.Window { return g.snap.Load().Default.flag.win.Load() }
 
 // Logger returns the current logger.
 func (g *Gate) Logger() *zerolog.Logger { return &g.log.Load().Logger }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/maintgate/maintgate/authz"
+	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/rewritemap"
 )
 
@@ -24,15 +25,20 @@ type pendingLog struct {
 	size       int
 	answer     string
 	suppressed int
+	site       *Site // the site decided, for logDecision
 }
 
 // After implements rewritemap.Afterer: it logs the answer just sent.
 func (g *Gate) After() {
 	p := g.pending
 	g.pending = pendingLog{}
+	if g.pendingSite != "" {
+		g.logUnknownSite(g.pendingSite)
+		g.pendingSite = ""
+	}
 	switch p.kind {
 	case logDecision:
-		g.logDecision(p.key, p.d)
+		g.logDecision(p.key, p.d, p.site)
 	case logUnreadable:
 		ev := g.Logger().Warn().Str("problem", p.why).Int("bytes", p.size)
 		if p.suppressed > 0 {
@@ -52,12 +58,28 @@ func trunc(s string, n int) string {
 	return s
 }
 
-func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision) {
+// logUnknownSite warns about a key line naming a site the configuration
+// does not define (at most once a minute per name, see unknownSites).
+func (g *Gate) logUnknownSite(name string) {
+	ev := g.Logger().Warn()
+	if name == otherNames {
+		ev.Int("names", unknownKeep).Msg("key lines name more unknown sites than are tracked; each decided as site default; check MAINTGATE_SITE in the vhosts")
+		return
+	}
+	cfg := g.snap.Load().Config
+	ev.Str("site", name).Str("config", cfg.Path).Strs("sites", cfg.SiteNames()).
+		Msg("key line names a site the configuration does not define; decided as site default; fix MAINTGATE_SITE in its vhost or add the site to the configuration")
+}
+
+func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision, st *Site) {
 	lg := g.Logger()
 	if !d.Allow {
 		ev := lg.Info()
 		if ev == nil {
 			return
+		}
+		if st != nil && st.Name != config.DefaultSite {
+			ev = ev.Str("site", st.Name)
 		}
 		ev = ev.Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
 		if d.Detail != "" {
@@ -69,6 +91,9 @@ func (g *Gate) logDecision(k rewritemap.Key, d authz.Decision) {
 	ev := lg.Debug()
 	if ev == nil {
 		return
+	}
+	if st != nil && st.Name != config.DefaultSite {
+		ev = ev.Str("site", st.Name)
 	}
 	ev = ev.Str("reason", d.Reason.String()).Stringer("ip", clientOr(d, k)).Str("path", trunc(k.Path, logPath))
 	if d.UserID != "" {

@@ -3,7 +3,6 @@ package gate
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,16 +13,6 @@ import (
 	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/whitelist"
 )
-
-// allowPaths is allow_paths with maintenance_page added when no entry
-// covers it: a visitor sent to the page must be let through to it, or the
-// redirect loops.
-func allowPaths(cfg *config.Config) []string {
-	if authz.MatchPrefix(cfg.AllowPaths, cfg.MaintenancePage) {
-		return cfg.AllowPaths
-	}
-	return append(slices.Clip(cfg.AllowPaths), cfg.MaintenancePage)
-}
 
 // build makes a snapshot from cfg. prev, if any, lends its session checker
 // when the session settings did not change, so the cache survives reloads.
@@ -38,11 +27,8 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 	// to skip, like a bad whitelist line.
 	r.skipped(probs)
 	key := loadKey(cfg, &r)
-	if len(r.problems) > 0 {
-		return nil, &config.Error{Problems: r.problems}
-	}
 	s.Policy = &authz.Policy{
-		AllowPaths:     allowPaths(cfg),
+		AllowPaths:     withPage(cfg.AllowPaths, cfg.MaintenancePage),
 		AdminPaths:     cfg.AdminPaths,
 		AllowAdmin:     cfg.AllowAdminDuringMaintenance,
 		Whitelist:      wl,
@@ -53,6 +39,10 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		OnError:        cfg.OnError == "allow",
 		Languages:      authz.NewLanguages(cfg.Languages),
 		ServletPaths:   cfg.BackendPaths == "servlet",
+	}
+	buildSites(s, prev, &r)
+	if len(r.problems) > 0 {
+		return nil, &config.Error{Problems: r.problems}
 	}
 	if cfg.Session.Store != "none" {
 		if prev != nil && prev.Sessions != nil && prev.Config.Session == cfg.Session && !g.changed(cfg.Session.SecretKeyFile) {

@@ -46,6 +46,11 @@ func watched(c *config.Config) []string {
 			files = append(files, f)
 		}
 	}
+	for _, name := range c.SiteNames()[1:] {
+		if f := c.Sites[name].WhitelistFile; f != "" {
+			files = append(files, f)
+		}
+	}
 	return files
 }
 

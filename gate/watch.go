@@ -19,7 +19,7 @@ func (g *Gate) watch() {
 			return
 		case <-t.C:
 		}
-		g.refreshFlag(false)
+		g.refreshFlags(false)
 		g.tickState()
 		g.maybeReload()
 		g.log.Load().sink.checkRotated()
@@ -83,7 +83,7 @@ func (g *Gate) install(cur, next *Snapshot) {
 	if cur.Sessions != nil && cur.Sessions != next.Sessions {
 		cur.Sessions.Close()
 	}
-	if cur.Broken || cfg.FlagFile != cur.Config.FlagFile || cfg.StateMap != cur.Config.StateMap {
+	if cur.Broken || flagsMoved(cur, next) || cfg.StateMap != cur.Config.StateMap {
 		g.resetFlag()
 	}
 }

@@ -53,7 +53,8 @@ func TestLongLineDecidedOnItsHead(t *testing.T) {
 		{"cut inside x-forwarded-for", "10.0.0.1 / " + strings.Repeat("1.2.3.4,", MaxLine/8) + " c=1", "", "", "cut before the cookie field", false, true},
 		{"cut, bad address", "10.0.0.1%eth0 / - " + strings.Repeat("c", MaxLine), "", "", "not an IP", false, true},
 		{"cut, bad escape in path", "10.0.0.1 /%zz - " + strings.Repeat("c", MaxLine), "", "", "bad percent", false, true},
-		{"cut, five fields", "10.0.0.1 / - a b" + strings.Repeat("c", MaxLine), "", "", "more than 4", false, true},
+		{"cut inside the site field", "10.0.0.1 / - a b" + strings.Repeat("c", MaxLine), "/", "-", "", true, true},
+		{"cut, six fields", "10.0.0.1 / - a b c" + strings.Repeat("c", MaxLine), "", "", "more than 5", false, true},
 		{"whole line just under the limit", "10.0.0.1 / - " + strings.Repeat("c", MaxLine-14), "/", "-", "", false, false},
 	}
 	for _, tc := range tests {
@@ -72,6 +73,9 @@ func TestLongLineDecidedOnItsHead(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("err = %v", err)
+			}
+			if k.SiteLost != tc.long || k.Site != "" {
+				t.Errorf("site %q lost=%v, want lost=%v", k.Site, k.SiteLost, tc.long)
 			}
 			if k.Path != tc.path || k.XFF != tc.xff || k.CookieCut != tc.cookieCut || (tc.cookieCut && k.Cookie != "") {
 				t.Errorf("key %v %q %q cookie %d bytes cut=%v, want path %q xff %q cut=%v", k.Peer, k.Path, k.XFF, len(k.Cookie), k.CookieCut, tc.path, tc.xff, tc.cookieCut)

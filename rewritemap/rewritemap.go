@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -158,16 +159,25 @@ func readLine(br *bufio.Reader, head *[]byte) (l Line, raw int, err error) {
 	return Line{Text: b}, raw, err
 }
 
-// Key is a parsed request line: the four fields of the shipped RewriteCond,
+// Key is a parsed request line: the fields of the shipped RewriteCond,
 // fields 2 to 4 decoded from Apache's int:escape.
 type Key struct {
 	Peer   netip.Addr
 	Path   string
 	XFF    string
 	Cookie string
+	// Site is the optional fifth field as written (a site name needs no
+	// escaping, and one that is not a name is an unknown site, not an
+	// unreadable line): "" when the line has four fields or an empty
+	// fifth one, both the site default. It is not checked here.
+	Site string
 	// CookieCut reports that the line was cut at MaxLine inside its
 	// Cookie field: Cookie is then "", as if the request had none.
 	CookieCut bool
+	// SiteLost reports that the line was cut at MaxLine before its end,
+	// so its site field, if it had one, was not kept: Site is "", which
+	// the caller must not take for the site default where sites exist.
+	SiteLost bool
 }
 
 // ParseError says what is wrong with a key line, without repeating it.
@@ -183,12 +193,37 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return e.Msg }
 
-// ParseKey parses "ADDR PATH XFF COOKIE". Exactly four fields separated by
-// single spaces; the last three may be empty. The returned strings are the
-// caller's to keep.
+// ParseKey parses "ADDR PATH XFF COOKIE [SITE]". Four or five fields
+// separated by single spaces; the last four may be empty. The returned
+// strings are the caller's to keep.
 func ParseKey(line []byte) (Key, error) {
 	var p Parser
-	return p.Parse(line)
+	k, err := p.Parse(line)
+	k.Site = strings.Clone(k.Site)
+	return k, err
+}
+
+// SiteOf returns the site field of a line as Serve read it without
+// parsing the rest, for the answer path to find the site's state first:
+// the fifth field, aliasing l.Text; nil for a line of four fields or one
+// with more than five (ParseLine then says why it is unreadable). lost
+// reports a line cut at MaxLine, whose site field was not kept.
+func SiteOf(l Line) (site []byte, lost bool) {
+	if l.TooLong {
+		return nil, true
+	}
+	b := l.Text
+	for n := 0; n < 4; n++ {
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			return nil, false
+		}
+		b = b[i+1:]
+	}
+	if bytes.IndexByte(b, ' ') >= 0 {
+		return nil, false
+	}
+	return b, false
 }
 
 // ParseLine parses a line as Serve read it. A line cut at MaxLine
@@ -216,8 +251,9 @@ func (p *Parser) ParseLine(l Line) (Key, error) {
 type Parser struct{ buf []byte }
 
 // Parse is ParseKey, except that the strings of the returned Key share the
-// Parser's buffer: they are valid until the next call of Parse, and a caller
-// that keeps one beyond that (a background lookup, a cache) must copy it.
+// Parser's buffer, and Site the line itself: they are valid until the next
+// call of Parse or the line's buffer is reused, and a caller that keeps
+// one beyond that (a background lookup, a cache, a log) must copy it.
 func (p *Parser) Parse(line []byte) (Key, error) { return p.parse(line, false) }
 
 // parse parses a whole line, or with cut the kept head of a longer one.
@@ -230,18 +266,27 @@ func (p *Parser) parse(line []byte, cut bool) (Key, error) {
 			if cut {
 				return Key{}, &ParseError{Msg: "cut before the cookie field"}
 			}
-			return Key{}, &ParseError{Msg: fmt.Sprintf("%d fields, want 4", n+1)}
+			return Key{}, &ParseError{Msg: fmt.Sprintf("%d fields, want 4 or 5", n+1)}
 		}
 		f[n], rest = rest[:i], rest[i+1:]
 	}
-	if bytes.IndexByte(rest, ' ') >= 0 {
-		return Key{}, &ParseError{Msg: "more than 4 fields"}
+	var site []byte
+	if i := bytes.IndexByte(rest, ' '); i >= 0 {
+		rest, site = rest[:i], rest[i+1:]
+		if bytes.IndexByte(site, ' ') >= 0 {
+			return Key{}, &ParseError{Msg: "more than 5 fields"}
+		}
 	}
 	var k Key
 	if cut {
-		k.CookieCut = true
+		// The cut may fall anywhere after the third space: the cookie
+		// kept may be whole or not, and the site field is lost.
+		k.CookieCut, k.SiteLost = true, true
 	} else {
 		f[3] = rest
+		if len(site) > 0 {
+			k.Site = unsafe.String(&site[0], len(site))
+		}
 	}
 	var err error
 	if k.Peer, err = parseAddr(f[0]); err != nil {

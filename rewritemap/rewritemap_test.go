@@ -146,9 +146,9 @@ func TestServeWriteErrorStops(t *testing.T) {
 
 func TestParseKey(t *testing.T) {
 	tests := []struct {
-		line                string
-		peer, path, xff, ck string
-		err                 string
+		line                      string
+		peer, path, xff, ck, site string
+		err                       string
 	}{
 		{line: "127.0.0.1 /de/map/  ", peer: "127.0.0.1", path: "/de/map/"},
 		{line: "127.0.0.1 /de/map/ 1.2.3.4,%205.6.7.8 sessionid=abc123;%20csrftoken=x%25y%20z",
@@ -159,8 +159,15 @@ func TestParseKey(t *testing.T) {
 		{line: "", err: "1 fields"},
 		{line: "127.0.0.1 /", err: "2 fields"},
 		{line: "127.0.0.1 / x", err: "3 fields"},
-		{line: "127.0.0.1 / x y z", err: "more than 4"},
-		{line: "127.0.0.1  / x y", err: "more than 4"},
+		{line: "127.0.0.1 / x y z", peer: "127.0.0.1", path: "/", xff: "x", ck: "y", site: "z"},
+		{line: "127.0.0.1 / x y ", peer: "127.0.0.1", path: "/", xff: "x", ck: "y"},
+		{line: "127.0.0.1    ", peer: "127.0.0.1", path: ""},
+		{line: "127.0.0.1 /   shop", peer: "127.0.0.1", path: "/", site: "shop"},
+		{line: "127.0.0.1 /   Shop%20x", peer: "127.0.0.1", path: "/", site: "Shop%20x"},
+		{line: "127.0.0.1 / x y z w", err: "more than 5"},
+		{line: "127.0.0.1 /    ", err: "more than 5"},
+		{line: "127.0.0.1  / x y z", err: "more than 5"},
+		{line: "127.0.0.1 /%zz   shop", err: "path: bad percent"},
 		{line: "localhost /  ", err: "not an IP"},
 		{line: "fe80::1%eth0 /  ", err: "not an IP"},
 		{line: " /  ", err: "missing"},
@@ -181,8 +188,11 @@ func TestParseKey(t *testing.T) {
 			t.Errorf("ParseKey(%q): %v", tc.line, err)
 			continue
 		}
-		if k.Peer.String() != tc.peer || k.Path != tc.path || k.XFF != tc.xff || k.Cookie != tc.ck {
-			t.Errorf("ParseKey(%q) = %v %q %q %q, want %s %q %q %q", tc.line, k.Peer, k.Path, k.XFF, k.Cookie, tc.peer, tc.path, tc.xff, tc.ck)
+		if k.Peer.String() != tc.peer || k.Path != tc.path || k.XFF != tc.xff || k.Cookie != tc.ck || k.Site != tc.site || k.SiteLost {
+			t.Errorf("ParseKey(%q) = %v %q %q %q site %q lost=%v, want %s %q %q %q site %q", tc.line, k.Peer, k.Path, k.XFF, k.Cookie, k.Site, k.SiteLost, tc.peer, tc.path, tc.xff, tc.ck, tc.site)
+		}
+		if site, lost := SiteOf(Line{Text: []byte(tc.line)}); string(site) != tc.site || lost {
+			t.Errorf("SiteOf(%q) = %q, %v; ParseKey read site %q", tc.line, site, lost, tc.site)
 		}
 	}
 }
