@@ -22,7 +22,7 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 	if len(s.SiteList) > 1 {
 		name, lost := rewritemap.SiteOf(l)
 		if lost {
-			return g.cutAnswer(s, l, now)
+			return g.siteLostAnswer(s, l, now)
 		}
 		st = g.siteOfLine(s, name, now)
 	}
@@ -75,16 +75,20 @@ func (g *Gate) siteOfLine(s *Snapshot, name []byte, now time.Time) *Site {
 // errSiteLost answers a line cut at MaxLine while sites are configured.
 var errSiteLost = &rewritemap.ParseError{Msg: "line longer than " + strconv.Itoa(rewritemap.MaxLine) + " bytes: its site field was cut off", Cut: true}
 
-// cutAnswer answers a line cut at MaxLine on a server with sites: its
-// site is unknown, so it must not be decided as the site default (which
-// may be up while the site it came from is down). It is redirected while
-// any site is in maintenance, and allowed only while none is.
-func (g *Gate) cutAnswer(s *Snapshot, l rewritemap.Line, now time.Time) string {
+// siteLostAnswer answers a line whose site cannot be known on a server
+// with sites (cut at MaxLine, or more than five fields): it must not be
+// decided as the site default, which may be up while the site it came
+// from is down. While no site is in maintenance it is allowed; otherwise
+// it is unreadable (a cut line is redirected, never on_error).
+func (g *Gate) siteLostAnswer(s *Snapshot, l rewritemap.Line, now time.Time) string {
 	if !anyActive(s, now) {
 		g.refreshFlags(false)
 		if !anyActive(s, now) {
 			return rewritemap.Allow
 		}
+	}
+	if _, err := g.parser.ParseLine(l); err != nil {
+		return g.unreadableAnswer(s, l, err)
 	}
 	return g.unreadableAnswer(s, l, errSiteLost)
 }

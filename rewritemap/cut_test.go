@@ -123,6 +123,9 @@ func TestParseAddr(t *testing.T) {
 func FuzzParseLine(f *testing.F) {
 	f.Add([]byte("127.0.0.1 /de/map/ 1.2.3.4,%205.6.7.8 sessionid=abc123;%20csrftoken=x%25y"), uint(40))
 	f.Add([]byte("::1 /a%20b %5B::1%5D c"), uint(5))
+	f.Add([]byte("10.0.0.1 /de/map/  sessionid=x shop"), uint(30))
+	f.Add([]byte("10.0.0.1 /de/map/  sessionid=x shop"), uint(34))
+	f.Add([]byte("10.0.0.1 /de/map/   shop x"), uint(26))
 	f.Fuzz(func(t *testing.T, line []byte, at uint) {
 		cut := int(at % uint(len(line)+1))
 		var p, q Parser
@@ -134,8 +137,11 @@ func FuzzParseLine(f *testing.F) {
 			}
 			return
 		}
-		if !k.CookieCut || k.Cookie != "" {
-			t.Fatalf("cut at %d of %q: cookie %q, CookieCut %v", cut, line, k.Cookie, k.CookieCut)
+		if !k.CookieCut || k.Cookie != "" || !k.SiteLost || k.Site != "" {
+			t.Fatalf("cut at %d of %q: cookie %q, CookieCut %v, site %q, SiteLost %v", cut, line, k.Cookie, k.CookieCut, k.Site, k.SiteLost)
+		}
+		if _, lost := SiteOf(Line{Text: line[:cut], TooLong: true}); !lost {
+			t.Fatalf("cut at %d of %q: SiteOf does not say the site is lost", cut, line)
 		}
 		whole, werr := q.ParseLine(Line{Text: line})
 		if werr == nil && (whole.Peer != k.Peer || whole.Path != k.Path || whole.XFF != k.XFF) {

@@ -205,9 +205,10 @@ func ParseKey(line []byte) (Key, error) {
 
 // SiteOf returns the site field of a line as Serve read it without
 // parsing the rest, for the answer path to find the site's state first:
-// the fifth field, aliasing l.Text; nil for a line of four fields or one
-// with more than five (ParseLine then says why it is unreadable). lost
-// reports a line cut at MaxLine, whose site field was not kept.
+// the fifth field, aliasing l.Text; nil for a line of four fields (or
+// fewer: ParseLine then says why it is unreadable). lost reports a line
+// whose site cannot be known: cut at MaxLine (its site field was not
+// kept), or of more than five fields.
 func SiteOf(l Line) (site []byte, lost bool) {
 	if l.TooLong {
 		return nil, true
@@ -221,7 +222,7 @@ func SiteOf(l Line) (site []byte, lost bool) {
 		b = b[i+1:]
 	}
 	if bytes.IndexByte(b, ' ') >= 0 {
-		return nil, false
+		return nil, true
 	}
 	return b, false
 }

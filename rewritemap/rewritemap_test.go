@@ -243,16 +243,25 @@ func (parseAnswerer) Recover(Line, any) string { return Redirect }
 func FuzzParseKey(f *testing.F) {
 	f.Add([]byte("127.0.0.1 /de/map/ 1.2.3.4,%205.6.7.8 sessionid=abc123;%20csrftoken=x%25y%20z"))
 	f.Add([]byte("::1 / %5B::1%5D "))
+	// The fifth field: a site, an empty one, a bad name, six fields.
+	f.Add([]byte("10.0.0.1 /de/map/  sessionid=x shop"))
+	f.Add([]byte("10.0.0.1 /de/map/  sessionid=x "))
+	f.Add([]byte("10.0.0.1 /de/map/   Shop%20%00"))
+	f.Add([]byte("10.0.0.1 /de/map/   shop x"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		k, err := ParseKey(line)
+		site, lost := SiteOf(Line{Text: line})
 		if err != nil {
 			return
 		}
 		if !k.Peer.IsValid() || k.Peer.Is4In6() {
 			t.Fatalf("peer %v from %q", k.Peer, line)
 		}
-		if bytes.Count(line, []byte(" ")) != 3 {
-			t.Fatalf("accepted %q with %d spaces", line, bytes.Count(line, []byte(" ")))
+		if n := bytes.Count(line, []byte(" ")); n != 3 && n != 4 {
+			t.Fatalf("accepted %q with %d spaces", line, n)
+		}
+		if k.SiteLost || lost || string(site) != k.Site || strings.IndexByte(k.Site, ' ') >= 0 {
+			t.Fatalf("%q: site %q lost=%v, SiteOf %q lost=%v", line, k.Site, k.SiteLost, site, lost)
 		}
 	})
 }
