@@ -8,7 +8,13 @@
 #   sudo scripts/demo.sh stop     stop a demo started from another terminal
 #   DEMO_SELFTEST=1 scripts/demo.sh
 #                                 non-interactive: maintenance on -> 302,
-#                                 off -> 200, then stop; exit 0 on success
+#                                 off -> 200, one site on -> only its
+#                                 vhosts 302, then stop; exit 0 on success
+#
+# Besides the vhost on DEMO_PORT (no site: the server-wide switch), two
+# sites on the next free ports: shop (two vhosts, as :80 and :443 would be)
+# and blog, each naming itself with Define MAINTGATE_SITE
+# (tests/testdata/httpd.conf.in, MG_SITES).
 #
 # Environment: DEMO_PORT (default 8080, or the next free port),
 # DEMO_VARIANT=503 (the 503 snippet instead of the 302 one),
@@ -118,6 +124,10 @@ format = "console"
 
 [token]
 key_file = "$dir/token.key"
+
+# Two sites with switches of their own (maintgate on --site shop).
+[sites.shop]
+[sites.blog]
 EOF
 # The state map must exist before Apache starts (AH00526 otherwise).
 "$mg" off -config "$dir/maintgate.toml" >/dev/null
@@ -141,9 +151,13 @@ echo $! > "$dir/backend.pid"
 # tests run, tests/testdata/httpd.conf.in, rendered for this directory (the
 # same placeholders as renderHTTPDConf in tests/harness_test.go).
 port=$(free_port "${DEMO_PORT:-8080}")
-defines=$'Define MG_USER\nDefine MG_SKIP_STATIC\nDefine MG_AUTHZ'
+shop_port=$(free_port $((port + 1)))
+shop_alt_port=$(free_port $((shop_port + 1)))
+blog_port=$(free_port $((shop_alt_port + 1)))
+defines=$'Define MG_USER\nDefine MG_SKIP_STATIC\nDefine MG_AUTHZ\nDefine MG_SITES'
 [ "${DEMO_VARIANT:-}" = 503 ] && defines+=$'\nDefine MG_503'
 HTTPD_DIR=$dir HTTPD_PORT=$port HTTPD_BACKEND=127.0.0.1:$backend_port HTTPD_BIN=$mg \
+HTTPD_SHOP_PORT=$shop_port HTTPD_SHOP_ALT_PORT=$shop_alt_port HTTPD_BLOG_PORT=$blog_port \
 HTTPD_CONFIG=$dir/maintgate.toml HTTPD_REPO=$repo HTTPD_DEFINES=$defines HTTPD_SERVER= \
 "$python" - "$repo/tests/testdata/httpd.conf.in" > "$dir/httpd.conf" <<'PY'
 import os, re, sys
@@ -156,6 +170,7 @@ sys.stdout.write(re.sub(r"@([A-Z_]+)@", value, open(sys.argv[1]).read()))
 PY
 "$apache" -f "$dir/httpd.conf" -k start || { cat "$dir/error.log" >&2; die "Apache did not start"; }
 base="http://127.0.0.1:$port"
+shop="http://127.0.0.1:$shop_port" shop_alt="http://127.0.0.1:$shop_alt_port" blog="http://127.0.0.1:$blog_port"
 for _ in $(seq 100); do
     curl -fsS -o /dev/null "$base/healthz" 2>/dev/null && break
     sleep 0.1
@@ -180,6 +195,13 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
     check 200 "$(status --interface 127.0.0.2 "$base/de/map/")" "maintenance on, whitelisted 127.0.0.2"
     "$mg" off -config "$dir/maintgate.toml" >/dev/null
     check 200 "$(status "$base/de/map/")" "maintenance off again, /de/map/"
+    "$mg" on -config "$dir/maintgate.toml" --site shop >/dev/null
+    check "$want" "$(status "$shop/de/map/")" "site shop on, shop /de/map/"
+    check "$want" "$(status "$shop_alt/de/map/")" "site shop on, shop's second vhost /de/map/"
+    check 200 "$(status "$blog/de/map/")" "site shop on, blog /de/map/"
+    check 200 "$(status "$base/de/map/")" "site shop on, the vhost without a site /de/map/"
+    "$mg" off -config "$dir/maintgate.toml" --site shop >/dev/null
+    check 200 "$(status "$shop/de/map/")" "site shop off, shop /de/map/"
     [ $fail = 0 ] || { tail -n 30 "$dir/error.log" >&2; exit 1; }
     say "demo self-test passed"
     exit 0
@@ -209,6 +231,15 @@ Try, in another terminal:
   curl -I -u any:thing --interface 127.0.0.2 $base/staff/   # 200 (whitelisted)
   mg status
   touch $dir/state/maintenance; rm $dir/state/maintenance   # works too
+
+  Sites: shop on $shop and $shop_alt, blog on $blog
+  mg on --site shop --message "The shop moves house"
+  curl -I $shop/de/map/                       # 302: shop is down, on both its vhosts
+  curl -I $blog/de/map/                       # 200: blog stays up
+  mg on --site shop --allow-path /webhook     # open one path of shop for this window
+  touch $dir/state/maintenance.blog           # a site's flag by hand works too
+  mg status                                   # every site, its state and window
+  mg off --site shop; rm $dir/state/maintenance.blog
   mg off
   kill \$(cat $dir/backend.pid)                # backend down: 503 "temporarily unavailable"
   open $base/maintenance.html in a browser

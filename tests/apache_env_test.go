@@ -67,6 +67,19 @@ type apacheOpts struct {
 	// toml sets keys of the shipped example maintgate.toml: "key" or
 	// "section.key" to a TOML value.
 	toml map[string]string
+	// tomlTail is TOML text appended to maintgate.toml (tables such as
+	// [sites.shop], which toml cannot add); @DIR@ in it is the
+	// environment's directory.
+	tomlTail string
+	// files are written (path relative to the environment's directory:
+	// text) before maintgate runs and Apache starts, such as a site's own
+	// page, which Apache must find when it reads its configuration.
+	files map[string]string
+	// sites adds httpd.conf.in's MG_SITES vhosts: shop on two ports and
+	// blog, each naming its site with Define MAINTGATE_SITE, before the
+	// vhost on port, which names none (see siteBase). The [sites.NAME]
+	// tables are tomlTail's to give.
+	sites bool
 	// server is extra server-wide Apache lines (LimitRequestFieldSize …).
 	server []string
 }
@@ -82,8 +95,11 @@ type apacheEnv struct {
 	keyFile string
 	port    int
 	base    string // http(s)://127.0.0.1:PORT
-	backend *apBackend
-	opts    apacheOpts
+	// sitePorts are the ports of the MG_SITES vhosts, by vhost name
+	// ("shop", "shop2", "blog"); nil without opts.sites.
+	sitePorts map[string]int
+	backend   *apBackend
+	opts      apacheOpts
 }
 
 // apacheUser is the user Apache's children run as when started by root:
@@ -200,7 +216,15 @@ wait
 	for k, v := range settings {
 		cfgText = apTomlSet(t, cfgText, k, v)
 	}
+	if o.tomlTail != "" {
+		cfgText += "\n" + strings.ReplaceAll(o.tomlTail, "@DIR@", dir) + "\n"
+	}
 	apWriteFile(t, a.cfg, cfgText)
+	for rel, text := range o.files {
+		p := filepath.Join(dir, rel)
+		apMust(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		apWriteFile(t, p, text)
+	}
 
 	// The install step the contract requires: the state map exists before
 	// Apache starts (and `off` renders the page from the template).
@@ -210,8 +234,7 @@ wait
 	}
 
 	a.backend = startApBackend(t)
-	a.port = testsvc.FreePort(t)
-	a.base = a.baseURL()
+	a.pickPorts(t)
 	if o.tls {
 		a.writeCert(t)
 	}
@@ -227,12 +250,44 @@ wait
 	return a
 }
 
+// pickPorts chooses free ports for the vhosts.
+func (a *apacheEnv) pickPorts(t testing.TB) {
+	t.Helper()
+	a.port = testsvc.FreePort(t)
+	a.base = a.baseURL()
+	if a.opts.sites {
+		a.sitePorts = map[string]int{}
+		for _, v := range []string{"shop", "shop2", "blog"} {
+			a.sitePorts[v] = testsvc.FreePort(t)
+		}
+	}
+}
+
+// ports lists the vhosts' ports, in an order pickPorts keeps.
+func (a *apacheEnv) ports() []int {
+	return []int{a.port, a.sitePorts["shop"], a.sitePorts["shop2"], a.sitePorts["blog"]}
+}
+
 func (a *apacheEnv) baseURL() string {
 	scheme := "http"
 	if a.opts.tls {
 		scheme = "https"
 	}
 	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, a.port)
+}
+
+// siteBase is the URL of one of the MG_SITES vhosts ("shop", "shop2",
+// "blog"); "" names the vhost on port, which names no site.
+func (a *apacheEnv) siteBase(t testing.TB, vhost string) string {
+	t.Helper()
+	if vhost == "" {
+		return a.base
+	}
+	p, ok := a.sitePorts[vhost]
+	if !ok {
+		t.Fatalf("no vhost %q (sites: %v)", vhost, a.opts.sites)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", p)
 }
 
 // writeCert makes a self-signed certificate for 127.0.0.1 (cert.pem,
@@ -266,7 +321,7 @@ func (a *apacheEnv) httpdConf(t testing.TB) string {
 	for _, d := range []struct {
 		on   bool
 		name string
-	}{{a.opts.tls, "MG_TLS"}, {a.opts.skipStatic, "MG_SKIP_STATIC"}, {a.opts.authz, "MG_AUTHZ"}, {a.opts.variant == "503", "MG_503"}} {
+	}{{a.opts.tls, "MG_TLS"}, {a.opts.skipStatic, "MG_SKIP_STATIC"}, {a.opts.authz, "MG_AUTHZ"}, {a.opts.variant == "503", "MG_503"}, {a.opts.sites, "MG_SITES"}} {
 		if d.on {
 			defines = append(defines, d.name)
 		}
@@ -276,13 +331,16 @@ func (a *apacheEnv) httpdConf(t testing.TB) string {
 		defLines = append(defLines, "Define "+d)
 	}
 	return renderHTTPDConf(t, map[string]string{
-		"DIR":     a.dir,
-		"PORT":    strconv.Itoa(a.port),
-		"BACKEND": a.backend.addr,
-		"BIN":     filepath.Join(a.dir, "bin", "maintgate-wrapper.sh"),
-		"CONFIG":  a.cfg,
-		"DEFINES": strings.Join(defLines, "\n"),
-		"SERVER":  strings.Join(a.opts.server, "\n"),
+		"DIR":           a.dir,
+		"PORT":          strconv.Itoa(a.port),
+		"SHOP_PORT":     strconv.Itoa(a.sitePorts["shop"]),
+		"SHOP_ALT_PORT": strconv.Itoa(a.sitePorts["shop2"]),
+		"BLOG_PORT":     strconv.Itoa(a.sitePorts["blog"]),
+		"BACKEND":       a.backend.addr,
+		"BIN":           filepath.Join(a.dir, "bin", "maintgate-wrapper.sh"),
+		"CONFIG":        a.cfg,
+		"DEFINES":       strings.Join(defLines, "\n"),
+		"SERVER":        strings.Join(a.opts.server, "\n"),
 	})
 }
 
@@ -296,18 +354,20 @@ func (a *apacheEnv) start(t testing.TB) {
 		if err := a.waitReady(10 * time.Second); err == nil {
 			return
 		} else if attempt < 2 && strings.Contains(a.errorLog(), "Address already in use") {
-			// The free port was taken between FreePort and bind.
+			// A free port was taken between FreePort and bind: new ports,
+			// in the configuration as it is (reconfigure may have edited
+			// it).
 			a.stop()
-			a.port = testsvc.FreePort(t)
-			a.base = a.baseURL()
 			conf, _ := os.ReadFile(a.conf)
-			re := regexp.MustCompile(`127\.0\.0\.1:\d+\b`)
-			conf = re.ReplaceAllFunc(conf, func(b []byte) []byte {
-				if bytes.Contains(b, []byte(a.backend.addr)) {
-					return b
+			old := a.ports()
+			a.pickPorts(t)
+			for i, p := range a.ports() {
+				if old[i] == 0 {
+					continue
 				}
-				return []byte(fmt.Sprintf("127.0.0.1:%d", a.port))
-			})
+				re := regexp.MustCompile(fmt.Sprintf(`127\.0\.0\.1:%d\b`, old[i]))
+				conf = re.ReplaceAll(conf, []byte(fmt.Sprintf("127.0.0.1:%d", p)))
+			}
 			apWriteFile(t, a.conf, string(conf))
 			continue
 		} else {
