@@ -110,12 +110,20 @@ func siteLabel(name string) string {
 }
 
 // writeStateMap brings the state map in step with every switch, so
-// Apache sees the change at the next request of each site.
+// Apache sees the change at the next request of each site. The lines are
+// the ones the map's own watcher writes (gate.syncState: every site,
+// default first, in config.SiteNames order), so the two never disagree
+// over the file and rewrite it back and forth.
 func writeStateMap(cfg *config.Config, all map[string]siteSwitch, now time.Time) error {
-	state := flagfile.Off
-	if inMaintenance(all, config.DefaultSite, now) {
-		state = flagfile.On
+	names := cfg.SiteNames()
+	lines := make([]flagfile.SiteState, 0, len(names))
+	for _, n := range names {
+		st := flagfile.Off
+		if inMaintenance(all, n, now) {
+			st = flagfile.On
+		}
+		lines = append(lines, flagfile.SiteState{Name: n, State: st})
 	}
-	_, err := flagfile.WriteState(cfg.StateMap, state)
+	_, err := flagfile.WriteStates(cfg.StateMap, lines)
 	return err
 }

@@ -146,11 +146,7 @@ func readStates(cfg *config.Config) map[string]flagfile.State {
 	if cfg.StateMap == "" {
 		return nil
 	}
-	st := flagfile.ReadState(cfg.StateMap)
-	if st == "" {
-		return nil
-	}
-	return map[string]flagfile.State{config.DefaultSite: st}
+	return flagfile.ReadStates(cfg.StateMap)
 }
 
 func printFlag(e *env, f flagfile.Flag, now time.Time) {
