@@ -54,6 +54,51 @@ TOML
 		--secret "$(cat "$work/site/secret.key")" --old-secret "$(cat "$work/site/old.key")" > "$work/site/sessions.json"
 }
 
+# sites N: a copy of the site's config in $work/sites$N with N sites
+# s01..sNN, each with a whitelist entry of its own, its own flag and state
+# map beside it; the token key and session store are the site's.
+sites() {
+	local n=$1 d="$work/sites$1" i
+	mkdir -p "$d"
+	sed -e "s|^key_file = \"token.key\"|key_file = \"$work/site/token.key\"|" \
+		-e "s|^secret_key_file = \"secret.key\"|secret_key_file = \"$work/site/secret.key\"|" \
+		-e "s|^file = \"maintgate.log\"|file = \"$d/maintgate.log\"|" \
+		"$work/site/maintgate.toml" > "$d/maintgate.toml"
+	for i in $(seq 1 "$n"); do
+		# s05 is in every set: the lines name it.
+		[ "$n" -eq 1 ] && i=5
+		printf '\n[sites.s%02d]\nwhitelist = ["198.51.100.%d"]\n' "$i" "$i" >> "$d/maintgate.toml"
+	done
+	"$work/maintgate" config check -config "$d/maintgate.toml" > /dev/null
+}
+
+# sitecases MODE CSRF PLACE...: cached paths whose key line names a site
+# (fifth field), through a map with one site configured (site_*) and one
+# with ten (site10_*), each run as the other cases are, beside the floors:
+# the site lookup is a map read, whatever the count. (Two maps in one run
+# would not compare: the roundtrip driver favours one position over
+# another by more than the difference sought.)
+sitecases() {
+	local mode=$1 L="$work/lines" csrf=$2 n path
+	shift 2
+	sites 1
+	sites 10
+	for path in static whitelisted; do
+		local line='203.0.113.7 /static/css/site.css'
+		[ "$path" = whitelisted ] && line='192.168.1.100 /de/map/'
+		for n in 1 10; do
+			local case=site_$path
+			[ "$n" = 10 ] && case=site10_$path
+			printf '%s  %s s05\n' "$line" "$csrf" > "$L/$case"
+			"$work/maintgate" on -config "$work/sites$n/maintgate.toml" >/dev/null
+			"$@" "$work/roundtrip" -mode "$mode" -lines "$L/$case" -case "$case" -batch "$BATCH" -batches "$BATCHES" \
+				-prog "echo=$work/echo" -prog "goecho=$work/goecho" \
+				-prog "maintgate=$work/maintgate map -config $work/sites$n/maintgate.toml" >> "$out/roundtrip.jsonl"
+			echo "roundtrip: $mode $case done" >&2
+		done
+	done
+}
+
 roundtrip() {
 	site
 	local mg="$work/maintgate" cfg="$work/site/maintgate.toml" cfgq="$work/site/quiet.toml"
@@ -97,6 +142,7 @@ roundtrip() {
 				-prog "echo=$work/echo" -prog "goecho=$work/goecho" -prog "maintgate=$mg map -config $cfg" "${extra[@]}" >> "$res"
 			echo "roundtrip: $mode $case done" >&2
 		done
+		sitecases "$mode" "$csrf" "${place[@]}"
 	done
 }
 

@@ -416,8 +416,10 @@ func TestApacheOffNoLookups(t *testing.T) {
 		}
 		return ""
 	})
-	if l := a.keyLines()[0]; l != "127.0.0.1 /de/map/  " {
-		t.Errorf("key line %q, want %q", l, "127.0.0.1 /de/map/  ")
+	// Four fields as before, and the fifth, the site: "default" for a
+	// vhost that names none.
+	if l := a.keyLines()[0]; l != "127.0.0.1 /de/map/   default" {
+		t.Errorf("key line %q, want %q", l, "127.0.0.1 /de/map/   default")
 	}
 	mg(t, a.cfg, 0, "off")
 	for _, rq := range requests {
