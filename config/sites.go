@@ -14,6 +14,11 @@ import (
 // sites are listed.
 const DefaultSite = "default"
 
+// StateKey is the state map's line for the server-wide switch, read by
+// vhosts that name no site; no site may take it as its name, or its line
+// and the server-wide one would be the same key.
+const StateKey = "state"
+
 // Site is one [sites.NAME] table: a site of the server with a switch of
 // its own. Every key is optional.
 type Site struct {
@@ -94,6 +99,9 @@ func (c *Config) validateSites(data []byte) []string {
 		switch {
 		case name == DefaultSite:
 			p = append(p, at("")+": \"default\" is the server-wide switch: set its keys at the top level")
+			continue
+		case name == StateKey:
+			p = append(p, at("")+": \"state\" is the state map's server-wide line: choose another name")
 			continue
 		case !ValidSiteName(name):
 			p = append(p, at("")+": a site name is lower-case letters, digits, '-' and '_' (at most 63, starting with a letter or digit)")

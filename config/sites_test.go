@@ -45,6 +45,7 @@ func TestSitesInvalid(t *testing.T) {
 		"[sites.Shop]\n":                                        "t.toml:2: sites.Shop: a site name is lower-case",
 		"[sites.default]\n":                                     "t.toml:2: sites.default: \"default\" is the server-wide switch",
 		"[sites.\"-x\"]\n":                                      "sites.-x: a site name",
+		"[sites.state]\n":                                       "t.toml:2: sites.state: \"state\" is the state map's server-wide line",
 		"[sites.shop]\nallow_path = [\"/x\"]\n":                 "t.toml:3: unknown key \"sites.shop.allow_path\"",
 		"[sites.shop]\nallow_paths = [\"x\"]\n":                 "t.toml:3: sites.shop.allow_paths[0]: \"x\" must start with /",
 		"[sites.shop]\npage_file = \"p.html\"\n":                "page_template and page_file go together",
