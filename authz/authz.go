@@ -200,7 +200,7 @@ func Decide(p *Policy, w *Window, r Request, now time.Time, sessions SessionChec
 				// lookup that outlives the answer), so it gets a copy.
 				sv := sessions.Check(client, strings.Clone(v))
 				d.SessionChecked, d.SessionCached, d.UserID = true, sv.Cached, sv.UserID
-				if sv.Superuser {
+				if sv.Pass {
 					d.Allow, d.Reason, d.Detail = true, Superuser, sv.Reason
 					return d
 				}

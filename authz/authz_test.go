@@ -28,7 +28,7 @@ func (f fakeSessions) Check(_ netip.Addr, v string) Verdict {
 	case !ok:
 		return Verdict{Reason: "no such session"}
 	case su:
-		return Verdict{Superuser: true, UserID: "1", Reason: "active superuser"}
+		return Verdict{Pass: true, UserID: "1", Reason: "active superuser"}
 	}
 	return Verdict{UserID: "2", Reason: "user is not a superuser"}
 }
@@ -157,7 +157,7 @@ type countingSessions struct{ n *int }
 
 func (c countingSessions) Check(netip.Addr, string) Verdict {
 	*c.n++
-	return Verdict{Superuser: true}
+	return Verdict{Pass: true}
 }
 
 // TestCheaperRulesFirst: a whitelisted client, a static path or a token

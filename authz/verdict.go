@@ -5,8 +5,8 @@ package authz
 // driver: the session stores (authz/session) depend on it, not the other
 // way round.
 type Verdict struct {
-	Superuser bool
-	UserID    string // Django user id, when known
-	Reason    string // short and operator-readable
-	Cached    bool   // the answer came from the cache
+	Pass   bool   // a rule of [session] allow lets the user through; Reason names it
+	UserID string // Django user id, when known
+	Reason string // short and operator-readable
+	Cached bool   // the answer came from the cache
 }

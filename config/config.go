@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -73,22 +74,36 @@ type Token struct {
 
 // Session configures the Django session lookup.
 type Session struct {
-	Store         string   `toml:"store"`
-	Cookie        string   `toml:"cookie"`
-	Database      string   `toml:"database"`
-	SecretKeyFile string   `toml:"secret_key_file"`
-	SessionTable  string   `toml:"session_table"`
-	UserTable     string   `toml:"user_table"`
-	CacheSize     int      `toml:"cache_size"`
-	CacheTTL      Duration `toml:"cache_ttl"`
-	NegativeTTL   Duration `toml:"negative_ttl"`
-	LookupTimeout Duration `toml:"lookup_timeout"`
-	MissRate      float64  `toml:"miss_rate"`
-	MaxConns      int      `toml:"max_conns"`
-	CookieAge     Duration `toml:"cookie_age"`
+	Store         string `toml:"store"`
+	Cookie        string `toml:"cookie"`
+	Database      string `toml:"database"`
+	SecretKeyFile string `toml:"secret_key_file"`
+	SessionTable  string `toml:"session_table"`
+	UserTable     string `toml:"user_table"`
+	// Allow says whose sessions pass: "superuser", "staff", "active",
+	// "group:NAME" (settings.ParseAllow); any one rule lets a user through.
+	Allow           []string `toml:"allow"`
+	GroupTable      string   `toml:"group_table"`
+	UserGroupsTable string   `toml:"user_groups_table"`
+	CacheSize       int      `toml:"cache_size"`
+	CacheTTL        Duration `toml:"cache_ttl"`
+	NegativeTTL     Duration `toml:"negative_ttl"`
+	LookupTimeout   Duration `toml:"lookup_timeout"`
+	MissRate        float64  `toml:"miss_rate"`
+	MaxConns        int      `toml:"max_conns"`
+	CookieAge       Duration `toml:"cookie_age"`
 	// TimeZone is the zone of zoneless expire_date values (SQLite, MySQL):
 	// "UTC" for Django's USE_TZ = True, else Django's TIME_ZONE.
 	TimeZone string `toml:"time_zone"`
+}
+
+// Equal says whether s and o configure the same session checker: a
+// reload keeps the checker, and its cache, only when they do. A change of
+// allow must empty the cache (a cached "not a superuser" may now pass).
+// DeepEqual, not ==, which a slice in the struct rules out; it compares
+// every field, so a field added later is compared too.
+func (s Session) Equal(o Session) bool {
+	return reflect.DeepEqual(s, o)
 }
 
 // Duration is a time.Duration written as "60s" in TOML and printed back the
@@ -126,18 +141,21 @@ func Default() *Config {
 		Token:                       Token{Cookie: "maintgate_bypass"},
 		// The session checker's own defaults, written once.
 		Session: Session{
-			Store:         "none",
-			Cookie:        "sessionid",
-			SessionTable:  settings.SessionTable,
-			UserTable:     settings.UserTable,
-			CacheSize:     settings.CacheSize,
-			CacheTTL:      Duration{settings.CacheTTL},
-			NegativeTTL:   Duration{settings.NegativeTTL},
-			LookupTimeout: Duration{settings.LookupTimeout},
-			MissRate:      settings.MissRate,
-			MaxConns:      settings.MaxConns,
-			CookieAge:     Duration{settings.CookieAge},
-			TimeZone:      settings.TimeZone,
+			Store:           "none",
+			Cookie:          "sessionid",
+			SessionTable:    settings.SessionTable,
+			UserTable:       settings.UserTable,
+			Allow:           settings.DefaultAllow(),
+			GroupTable:      settings.GroupTable,
+			UserGroupsTable: settings.UserGroupsTable,
+			CacheSize:       settings.CacheSize,
+			CacheTTL:        Duration{settings.CacheTTL},
+			NegativeTTL:     Duration{settings.NegativeTTL},
+			LookupTimeout:   Duration{settings.LookupTimeout},
+			MissRate:        settings.MissRate,
+			MaxConns:        settings.MaxConns,
+			CookieAge:       Duration{settings.CookieAge},
+			TimeZone:        settings.TimeZone,
 		},
 	}
 }
@@ -296,6 +314,7 @@ func (c *Config) validateSession() []string {
 	// Tables, sizes and durations: the checker's own rules and wording.
 	for _, pr := range settings.Check(settings.Values{
 		SessionTable: s.SessionTable, UserTable: s.UserTable, CacheSize: s.CacheSize,
+		GroupTable: s.GroupTable, UserGroupsTable: s.UserGroupsTable, Allow: s.Allow,
 		CacheTTL: s.CacheTTL.Duration, NegativeTTL: s.NegativeTTL.Duration, LookupTimeout: s.LookupTimeout.Duration,
 		CookieAge: s.CookieAge.Duration, MissRate: s.MissRate, MaxConns: s.MaxConns,
 	}) {

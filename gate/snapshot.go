@@ -45,7 +45,7 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		return nil, &config.Error{Problems: r.problems}
 	}
 	if cfg.Session.Store != "none" {
-		if prev != nil && prev.Sessions != nil && prev.Config.Session == cfg.Session && !g.changed(cfg.Session.SecretKeyFile) {
+		if prev != nil && prev.Sessions != nil && prev.Config.Session.Equal(cfg.Session) && !g.changed(cfg.Session.SecretKeyFile) {
 			s.Sessions = prev.Sessions
 		} else {
 			c, w, err := openSessions(cfg, g.Logger)
@@ -118,6 +118,9 @@ func openSessions(cfg *config.Config, logger func() *zerolog.Logger) (*session.C
 		Database:         sc.Database,
 		SessionTable:     sc.SessionTable,
 		UserTable:        sc.UserTable,
+		Allow:            sc.Allow,
+		GroupTable:       sc.GroupTable,
+		UserGroupsTable:  sc.UserGroupsTable,
 		CacheSize:        sc.CacheSize,
 		CacheTTL:         sc.CacheTTL.Duration,
 		NegativeTTL:      sc.NegativeTTL.Duration,

@@ -122,7 +122,7 @@ func (c *Checker) allowPassword(ctx context.Context, r Request, peer netip.Addr)
 		return false
 	}
 	v, err := c.Password(ctx, r.User, r.Password)
-	if err == nil && v.Superuser {
+	if err == nil && v.Pass {
 		if err := at.Succeeded(); err != nil {
 			c.Log.Error().Err(err).Msg("authz: cannot clear the user name's failures")
 		}

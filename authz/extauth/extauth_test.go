@@ -58,7 +58,7 @@ func newChecker(t *testing.T) *checker {
 				return authz.Verdict{}, c.dbErr
 			}
 			if user == "admin" && password == "right" {
-				return authz.Verdict{Superuser: true, UserID: "1"}, nil
+				return authz.Verdict{Pass: true, UserID: "1"}, nil
 			}
 			return authz.Verdict{Reason: "wrong password"}, nil
 		},

@@ -20,7 +20,7 @@ func BenchmarkCheckCached(b *testing.B) {
 	f.login("th4kvextmcfy17eewv37dbwxffnuufw3", admin, time.Now().Add(time.Hour), testSecret)
 	c, _ := testChecker(b, f, Options{})
 	c.now = time.Now
-	if v := c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Superuser {
+	if v := c.Check(testClient, "th4kvextmcfy17eewv37dbwxffnuufw3"); !v.Pass {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
@@ -53,7 +53,7 @@ func BenchmarkCheckCachedSignedCookie(b *testing.B) {
 	c, _ := testChecker(b, f, Options{Store: StoreSignedCookies})
 	c.now = time.Now
 	cookie := signedCookie(fixtureUser, testSecret, time.Now())
-	if v := c.Check(testClient, cookie); !v.Superuser {
+	if v := c.Check(testClient, cookie); !v.Pass {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
@@ -97,13 +97,13 @@ func benchCold(b *testing.B, database string, key string) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	if v := c.Check(testClient, key); !v.Superuser {
+	if v := c.Check(testClient, key); !v.Pass {
 		b.Fatal(v)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		c.cache.pos.Purge()
-		if v := c.Check(testClient, key); !v.Superuser || v.Cached {
+		if v := c.Check(testClient, key); !v.Pass || v.Cached {
 			b.Fatal(v)
 		}
 	}
@@ -138,7 +138,7 @@ func BenchmarkCacheMemory100k(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		now := time.Now()
 		for i, k := range keys {
-			c.cache.put(k, authz.Verdict{Superuser: i%2 == 0, UserID: fmt.Sprint(i % 5000), Reason: ReasonSuperuser}, time.Time{}, now)
+			c.cache.put(k, authz.Verdict{Pass: i%2 == 0, UserID: fmt.Sprint(i % 5000), Reason: ReasonSuperuser}, time.Time{}, now)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

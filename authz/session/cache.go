@@ -25,8 +25,8 @@ func keyOf(cookie string) cacheKey {
 func (k cacheKey) String() string { return hex.EncodeToString(k[:4]) }
 
 // entry is a cached answer, kept small: the cache holds up to cache_size of
-// them. The user id and reason are interned (a site has few superusers and
-// a fixed set of reasons), so an entry holds two pointers, not two strings
+// them. The user id and reason are interned (a user's sessions share one
+// id, and reasons are a small set), so an entry holds two pointers, not two strings
 // of its own. until bounds it by the session's own expiry, which can come
 // before the cache's TTL.
 type entry struct {
@@ -35,13 +35,13 @@ type entry struct {
 	reason unique.Handle[string]
 }
 
-// verdict is the cached answer; superuser says which cache held it.
-func (e entry) verdict(superuser bool) authz.Verdict {
-	return authz.Verdict{Superuser: superuser, UserID: e.userID.Value(), Reason: e.reason.Value(), Cached: true}
+// verdict is the cached answer; pass says which cache held it.
+func (e entry) verdict(pass bool) authz.Verdict {
+	return authz.Verdict{Pass: pass, UserID: e.userID.Value(), Reason: e.reason.Value(), Cached: true}
 }
 
 // cache holds definite answers: positive ones in one LRU, negative ones in
-// the other, so a flood of unknown cookies cannot evict the superusers.
+// the other, so a flood of unknown cookies cannot evict the users let through.
 // Each LRU is safe for concurrent use on its own.
 type cache struct {
 	pos, neg    *expirable.LRU[cacheKey, entry]
@@ -80,7 +80,7 @@ func (c *cache) get(k cacheKey, now time.Time) (authz.Verdict, bool) {
 // negative_ttl.
 func (c *cache) put(k cacheKey, v authz.Verdict, sessionEnd, now time.Time) {
 	e := entry{userID: unique.Make(v.UserID), reason: unique.Make(v.Reason)}
-	if v.Superuser {
+	if v.Pass {
 		until := now.Add(c.ttl)
 		if !sessionEnd.IsZero() && sessionEnd.Before(until) {
 			until = sessionEnd

@@ -18,6 +18,8 @@ import (
 // with the error after the colon (failure.go).
 const (
 	ReasonSuperuser     = "active superuser"
+	ReasonStaff         = "active staff"
+	ReasonActive        = "active user" // allow = ["active"]
 	ReasonNoCookie      = "no session cookie"
 	ReasonNotKey        = "not a session key"
 	ReasonNoSession     = "no such session"
@@ -30,7 +32,8 @@ const (
 	ReasonHashMismatch  = "password changed since login"
 	ReasonNoUser        = "no such user"
 	ReasonInactive      = "user is inactive"
-	ReasonNotSuperuser  = "user is not a superuser"
+	ReasonNotSuperuser  = "user is not a superuser" // under the default allow
+	ReasonNotAllowed    = "user matches no allow rule"
 	ReasonWrongPassword = "wrong password"
 	ReasonTimeout       = "lookup timed out"
 	ReasonPending       = "lookup pending" // the database is slow: answered without waiting, the lookup goes on
@@ -46,6 +49,7 @@ type Checker struct {
 	log     func() *zerolog.Logger
 	store   store
 	secrets [][]byte
+	rules   rules
 	now     func() time.Time
 	cache   *cache
 
@@ -113,6 +117,7 @@ func newChecker(o Options, st store) *Checker {
 		log:         o.Logger,
 		store:       st,
 		secrets:     o.Secrets,
+		rules:       newRules(o.Allow),
 		now:         time.Now,
 		cache:       newCache(o.CacheSize, o.CacheTTL, o.NegativeTTL),
 		flights:     map[cacheKey]*flight{},
@@ -126,7 +131,8 @@ func newChecker(o Options, st store) *Checker {
 }
 
 // Check answers whether cookieValue (the session cookie's value, already
-// URL-decoded) sent from client belongs to an active superuser. It never
+// URL-decoded) sent from client belongs to an active user that
+// Options.Allow lets through (Verdict.Pass, and the rule in its Reason). It never
 // panics, never blocks longer than Options.LookupTimeout, and blocks at
 // all only while the database is healthy, at most once per cookie per
 // Options.NegativeTTL (flight.go).
@@ -206,9 +212,9 @@ func (c *Checker) logResult(k cacheKey, r result) {
 		}
 		c.logFail[r.fail.kind].event(lg, lvl, c.now()).Err(r.fail.err).Str("reason", r.v.Reason).Msg(msg)
 	case r.v.Reason == ReasonClosed:
-	case r.v.Superuser:
-		lg.Debug().Str("key", k.String()).Str("user_id", r.v.UserID).Str("reason", r.v.Reason).Msg("session lookup: superuser")
+	case r.v.Pass:
+		lg.Debug().Str("key", k.String()).Str("user_id", r.v.UserID).Str("reason", r.v.Reason).Msg("session lookup: allowed")
 	default:
-		lg.Debug().Str("key", k.String()).Str("user_id", r.v.UserID).Str("reason", r.v.Reason).Msg("session lookup: not a superuser")
+		lg.Debug().Str("key", k.String()).Str("user_id", r.v.UserID).Str("reason", r.v.Reason).Msg("session lookup: not allowed")
 	}
 }

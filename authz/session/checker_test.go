@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,14 @@ type fakeStore struct {
 	mu       sync.Mutex
 	sessions map[string]fakeSession
 	users    map[string]userRow
+	members  map[string][]string // user id -> the groups they are in
+	allowed  []string            // the groups allow names (the real query's IN list)
 
-	queries atomic.Int64
-	gate    chan struct{} // when set, every query waits for it to close
-	err     error         // when set, every query fails with it
-	panics  bool
+	queries      atomic.Int64
+	groupQueries atomic.Int64
+	gate         chan struct{} // when set, every query waits for it to close
+	err          error         // when set, every query fails with it
+	panics       bool
 }
 
 type fakeSession struct {
@@ -49,7 +53,7 @@ type fakeSession struct {
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{sessions: map[string]fakeSession{}, users: map[string]userRow{}}
+	return &fakeStore{sessions: map[string]fakeSession{}, users: map[string]userRow{}, members: map[string][]string{}}
 }
 
 func (f *fakeStore) wait(ctx context.Context) error {
@@ -108,6 +112,22 @@ func (f *fakeStore) userByName(ctx context.Context, name string) (userRow, error
 		}
 	}
 	return userRow{}, errNotFound
+}
+
+func (f *fakeStore) groups(ctx context.Context, userID string) ([]string, error) {
+	f.groupQueries.Add(1)
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for _, g := range f.members[userID] {
+		if slices.Contains(f.allowed, g) {
+			names = append(names, g)
+		}
+	}
+	return names, nil
 }
 
 func (f *fakeStore) ping(ctx context.Context, sessionTable bool) error { return f.wait(ctx) }
@@ -193,6 +213,9 @@ func testChecker(t testing.TB, f *fakeStore, o Options) (*Checker, *clock) {
 	if err := o.validate(); err != nil {
 		t.Fatal(err)
 	}
+	f.mu.Lock()
+	f.allowed = newRules(o.Allow).Groups
+	f.mu.Unlock()
 	c := newChecker(o, f)
 	clk := newClock()
 	c.now = clk.now
@@ -255,11 +278,11 @@ func TestCheckVerdicts(t *testing.T) {
 		}{{verified, tc.want, tc.user}, {trusting, tc.wantTrust, tc.userTrust}} {
 			trust := c.c.secrets == nil
 			v := c.c.Check(testClient, tc.cookie)
-			if v.Reason != c.want || v.Superuser != (c.want == ReasonSuperuser) || v.Cached || v.UserID != c.user {
+			if v.Reason != c.want || v.Pass != (c.want == ReasonSuperuser) || v.Cached || v.UserID != c.user {
 				t.Errorf("trust=%v Check(%q) = %+v, want reason %q, user %q", trust, tc.cookie, v, c.want, c.user)
 			}
 			v2 := c.c.Check(testClient, tc.cookie)
-			if v2.Reason != v.Reason || v2.Superuser != v.Superuser || v2.UserID != v.UserID {
+			if v2.Reason != v.Reason || v2.Pass != v.Pass || v2.UserID != v.UserID {
 				t.Errorf("trust=%v second Check(%q) = %+v, first %+v", trust, tc.cookie, v2, v)
 			}
 			if cacheable := v.Reason != ReasonNoCookie && v.Reason != ReasonNotKey; v2.Cached != cacheable {
@@ -273,7 +296,7 @@ func TestFormatCheckMakesNoQuery(t *testing.T) {
 	f := newFakeStore()
 	c, _ := testChecker(t, f, Options{})
 	for _, s := range []string{"", "x", "sessionid=abc", "ABCDEFGHIJKL", "abcdefgh\n", strings.Repeat("a", 41), "abcdefgh ", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"} {
-		if v := c.Check(testClient, s); v.Superuser || (v.Reason != ReasonNotKey && v.Reason != ReasonNoCookie) {
+		if v := c.Check(testClient, s); v.Pass || (v.Reason != ReasonNotKey && v.Reason != ReasonNoCookie) {
 			t.Errorf("Check(%q) = %+v", s, v)
 		}
 	}
@@ -287,16 +310,16 @@ func TestCacheHonoursSessionExpiry(t *testing.T) {
 	admin := f.addUser("1", true, true, 0)
 	f.login("soonover", admin, time.Now().Add(5*time.Second), testSecret)
 	c, clk := testChecker(t, f, Options{CacheTTL: time.Hour})
-	if v := c.Check(testClient, "soonover"); !v.Superuser {
+	if v := c.Check(testClient, "soonover"); !v.Pass {
 		t.Fatalf("Check = %+v", v)
 	}
-	if v := c.Check(testClient, "soonover"); !v.Superuser || !v.Cached {
+	if v := c.Check(testClient, "soonover"); !v.Pass || !v.Cached {
 		t.Fatalf("Check = %+v, want cached superuser", v)
 	}
 	// The session expires before the cache TTL: the cache must not
 	// outlive it.
 	clk.add(6 * time.Second)
-	if v := c.Check(testClient, "soonover"); v.Superuser || v.Cached || v.Reason != ReasonExpired {
+	if v := c.Check(testClient, "soonover"); v.Pass || v.Cached || v.Reason != ReasonExpired {
 		t.Fatalf("after expiry: Check = %+v, want a fresh %q", v, ReasonExpired)
 	}
 }
@@ -309,11 +332,11 @@ func TestNegativeTTL(t *testing.T) {
 	}
 	admin := f.addUser("1", true, true, 0)
 	f.login("notyetthere", admin, time.Now().Add(time.Hour), testSecret)
-	if v := c.Check(testClient, "notyetthere"); v.Superuser || !v.Cached {
+	if v := c.Check(testClient, "notyetthere"); v.Pass || !v.Cached {
 		t.Fatalf("within negative_ttl: Check = %+v, want cached negative", v)
 	}
 	clk.add(11 * time.Second)
-	if v := c.Check(testClient, "notyetthere"); !v.Superuser || v.Cached {
+	if v := c.Check(testClient, "notyetthere"); !v.Pass || v.Cached {
 		t.Fatalf("after negative_ttl: Check = %+v, want fresh superuser", v)
 	}
 }
@@ -329,7 +352,7 @@ func TestSlowLookupTimesOutAndFillsCache(t *testing.T) {
 	start := time.Now()
 	v := c.Check(testClient, "slowsession")
 	took := time.Since(start)
-	if v.Reason != ReasonTimeout || v.Superuser {
+	if v.Reason != ReasonTimeout || v.Pass {
 		t.Fatalf("Check = %+v, want %q", v, ReasonTimeout)
 	}
 	if took > 30*time.Millisecond+200*time.Millisecond {
@@ -355,7 +378,7 @@ func TestSlowLookupTimesOutAndFillsCache(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !v.Superuser || !v.Cached {
+	if !v.Pass || !v.Cached {
 		t.Fatalf("after the slow lookup completed: Check = %+v, want cached superuser", v)
 	}
 	if n := f.queries.Load(); n != 2 { // session + user
@@ -420,7 +443,7 @@ func TestDatabaseDownCostsNothingAfterFirstFailure(t *testing.T) {
 	var logs logBuffer
 	c, clk := testChecker(t, f, Options{RetryInterval: time.Second, Logger: logTo(&logs, zerolog.InfoLevel)})
 	v := c.Check(testClient, key(1))
-	if v.Superuser || !strings.HasPrefix(v.Reason, "database unreachable: ") {
+	if v.Pass || !strings.HasPrefix(v.Reason, "database unreachable: ") {
 		t.Fatalf("Check = %+v", v)
 	}
 	for i := 2; i < 1000; i++ {
@@ -476,7 +499,7 @@ func TestPanicInLookupIsAnAnswer(t *testing.T) {
 	f := newFakeStore()
 	f.panics = true
 	c, _ := testChecker(t, f, Options{})
-	if v := c.Check(testClient, key(1)); v.Superuser || !strings.HasPrefix(v.Reason, "database error") {
+	if v := c.Check(testClient, key(1)); v.Pass || !strings.HasPrefix(v.Reason, "database error") {
 		t.Fatalf("Check = %+v", v)
 	}
 }
@@ -531,7 +554,7 @@ func TestSignedCookieStore(t *testing.T) {
 	}
 	// The positive cache entry ends when the cookie reaches its age.
 	clk.add(61 * time.Minute)
-	if v := c.Check(testClient, good); v.Superuser || v.Reason != ReasonExpired {
+	if v := c.Check(testClient, good); v.Pass || v.Reason != ReasonExpired {
 		t.Errorf("after SESSION_COOKIE_AGE: %+v", v)
 	}
 }
@@ -621,7 +644,7 @@ func TestQueryText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range [][2]string{{q.session, tc.session}, {q.userByName, tc.byName}, {q.pingSession, tc.pingSession}, {q.user, tc.user}} {
+		for _, c := range [][2]string{{q.session, tc.session}, {q.userByName, tc.byName}, {q.probes[0].q, tc.pingSession}, {q.user, tc.user}} {
 			if c[0] != c[1] {
 				t.Errorf("%s:\n got %s\nwant %s", tc.d.name, c[0], c[1])
 			}
@@ -713,12 +736,12 @@ func TestCheckPassword(t *testing.T) {
 		{"", "x", ReasonNoUser},
 	} {
 		v, err := c.CheckPassword(context.Background(), tc.user, tc.pw)
-		if err != nil || v.Reason != tc.want || v.Superuser != (tc.want == ReasonSuperuser) {
+		if err != nil || v.Reason != tc.want || v.Pass != (tc.want == ReasonSuperuser) {
 			t.Errorf("CheckPassword(%q, %q) = %+v, %v; want %q", tc.user, tc.pw, v, err, tc.want)
 		}
 	}
 	f.setErr(errors.New("boom"))
-	if v, err := c.CheckPassword(context.Background(), "user1", "pw1"); err == nil || v.Superuser {
+	if v, err := c.CheckPassword(context.Background(), "user1", "pw1"); err == nil || v.Pass {
 		t.Errorf("database failing: %+v, %v", v, err)
 	}
 }

@@ -62,6 +62,8 @@ var dbCases = []djangoCase{
 	{"oldkey_superuser", ReasonSuperuser, ReasonBadSignature, ReasonSuperuser},
 	{"staff", ReasonNotSuperuser, ReasonNotSuperuser, ReasonNotSuperuser},
 	{"plain", ReasonNotSuperuser, ReasonNotSuperuser, ReasonNotSuperuser},
+	{"qa", ReasonNotSuperuser, ReasonNotSuperuser, ReasonNotSuperuser},
+	{"other_group", ReasonNotSuperuser, ReasonNotSuperuser, ReasonNotSuperuser},
 	{"inactive", ReasonInactive, ReasonInactive, ReasonInactive},
 	// Without the key the password change cannot be seen: the README says so.
 	{"password_changed", ReasonHashMismatch, ReasonHashMismatch, ReasonSuperuser},
@@ -115,7 +117,7 @@ func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 				}
 				want := conf.pick(tc)
 				v := c.Check(testClient, dc.Cookie)
-				if v.Reason != want || v.Superuser != (want == ReasonSuperuser) || v.Cached {
+				if v.Reason != want || v.Pass != (want == ReasonSuperuser) || v.Cached {
 					t.Errorf("%s: Check = %+v, want %q", tc.name, v, want)
 				}
 				if want == ReasonSuperuser && v.UserID != dc.UserID {
@@ -146,11 +148,13 @@ func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 			{"nobody", "x", ReasonNoUser},
 		} {
 			v, err := c.CheckPassword(context.Background(), tc.user, tc.password)
-			if err != nil || v.Reason != tc.want || v.Superuser != (tc.want == ReasonSuperuser) {
+			if err != nil || v.Reason != tc.want || v.Pass != (tc.want == ReasonSuperuser) {
 				t.Errorf("CheckPassword(%s) = %+v, %v; want %q", tc.user, v, err, tc.want)
 			}
 		}
 	})
+
+	t.Run("allow", func(t *testing.T) { checkAllow(t, database, d, withFallback) })
 
 	t.Run("ping names the table", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -160,6 +164,8 @@ func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 			{Options{Database: database, SessionTable: "no_such_sessions"}, "no_such_sessions"},
 			{Options{Database: database, UserTable: "no_such_users"}, "no_such_users"},
 			{Options{Database: database, Store: StoreSignedCookies, Secrets: withFallback, UserTable: "no_such_users"}, "no_such_users"},
+			{Options{Database: database, Allow: []string{"group:qa"}, GroupTable: "no_such_groups"}, "no_such_groups"},
+			{Options{Database: database, Allow: []string{"group:qa"}, UserGroupsTable: "no_such_members"}, "no_such_members"},
 		} {
 			c, err := Open(context.Background(), tc.o)
 			if err != nil {
@@ -185,7 +191,7 @@ func TestDjangoSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if v := c.Check(testClient, d.Cases["superuser"].Cookie); !v.Superuser {
+		if v := c.Check(testClient, d.Cases["superuser"].Cookie); !v.Pass {
 			t.Errorf("Check = %+v", v)
 		}
 	})

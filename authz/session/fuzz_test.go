@@ -41,7 +41,7 @@ func FuzzDecodeSessionData(f *testing.F) {
 		fs.mu.Unlock()
 		c.cache.purge()
 		v := c.Check(testClient, "fuzzsession")
-		if v.Superuser {
+		if v.Pass {
 			if _, err := DecodeSessionData(data, [][]byte{testSecret}); err != nil {
 				t.Fatalf("superuser from data that does not verify: %+v, %v", v, err)
 			}

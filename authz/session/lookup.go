@@ -66,21 +66,21 @@ func (c *Checker) lookup(ctx context.Context, cookie string, sess *Session, unti
 		r.v.UserID = sess.UserID
 		return r
 	}
-	return judge(u, sess, c.secrets, until)
-}
-
-// judge is Django's get_user and the superuser test, on a user row.
-func judge(u userRow, sess *Session, secrets [][]byte, until time.Time) result {
-	if len(secrets) > 0 && !VerifyAuthHash(sess.AuthHash, u.Password, secrets) {
+	// Django's get_user: the password hash ties the session to the
+	// password it was made with.
+	if len(c.secrets) > 0 && !VerifyAuthHash(sess.AuthHash, u.Password, c.secrets) {
 		return negative(ReasonHashMismatch, sess.UserID)
 	}
-	if !u.Active {
-		return negative(ReasonInactive, sess.UserID)
+	reason, pass, err := c.admit(ctx, sess.UserID, u)
+	if err != nil {
+		r := c.failed(ctx, err)
+		r.v.UserID = sess.UserID
+		return r
 	}
-	if !u.Superuser {
-		return negative(ReasonNotSuperuser, sess.UserID)
+	if !pass {
+		return negative(reason, sess.UserID)
 	}
-	return result{v: authz.Verdict{Superuser: true, UserID: sess.UserID, Reason: ReasonSuperuser}, until: until, cache: true}
+	return result{v: authz.Verdict{Pass: true, UserID: sess.UserID, Reason: reason}, until: until, cache: true}
 }
 
 func negative(reason, userID string) result {

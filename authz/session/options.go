@@ -32,6 +32,13 @@ type Options struct {
 	UserTable      string // a custom user model's table, same columns
 	UsernameColumn string // for CheckPassword
 
+	// Allow says whose sessions pass: settings.AllowSuperuser (the
+	// default), AllowStaff, AllowActive, "group:NAME"; any one rule lets
+	// an active user through. Nil: superusers only.
+	Allow           []string
+	GroupTable      string // Django's auth_group, for group rules
+	UserGroupsTable string // the user model's groups table (auth_user_groups)
+
 	CacheSize     int           // entries, positive and negative caches each
 	CacheTTL      time.Duration // positive answers (never past the session's own expiry)
 	NegativeTTL   time.Duration // negative answers; also: a cookie waits for the database at most once in this time
@@ -67,6 +74,9 @@ func DefaultOptions() Options {
 		SessionTable:     settings.SessionTable,
 		UserTable:        settings.UserTable,
 		UsernameColumn:   settings.UsernameColumn,
+		Allow:            settings.DefaultAllow(),
+		GroupTable:       settings.GroupTable,
+		UserGroupsTable:  settings.UserGroupsTable,
 		CacheSize:        settings.CacheSize,
 		CacheTTL:         settings.CacheTTL,
 		NegativeTTL:      settings.NegativeTTL,
@@ -97,6 +107,11 @@ func (o *Options) setDefaults() {
 	str(&o.SessionTable, d.SessionTable)
 	str(&o.UserTable, d.UserTable)
 	str(&o.UsernameColumn, d.UsernameColumn)
+	str(&o.GroupTable, d.GroupTable)
+	str(&o.UserGroupsTable, d.UserGroupsTable)
+	if o.Allow == nil {
+		o.Allow = d.Allow
+	}
 	dur(&o.CacheTTL, d.CacheTTL)
 	dur(&o.NegativeTTL, d.NegativeTTL)
 	dur(&o.LookupTimeout, d.LookupTimeout)
@@ -140,6 +155,7 @@ func (o *Options) validate() error {
 	}
 	for _, p := range settings.Check(settings.Values{
 		SessionTable: o.SessionTable, UserTable: o.UserTable, CacheSize: o.CacheSize,
+		GroupTable: o.GroupTable, UserGroupsTable: o.UserGroupsTable, Allow: o.Allow,
 		CacheTTL: o.CacheTTL, NegativeTTL: o.NegativeTTL, LookupTimeout: o.LookupTimeout,
 		CookieAge: o.SessionCookieAge, MissRate: o.MissRate, MaxConns: o.MaxConns,
 	}) {

@@ -42,7 +42,7 @@ func eventually(t *testing.T, c *Checker, cookie string, within time.Duration) a
 	deadline := time.Now().Add(within)
 	for {
 		v := c.Check(testClient, cookie)
-		if v.Superuser && v.Cached || time.Now().After(deadline) {
+		if v.Pass && v.Cached || time.Now().After(deadline) {
 			return v
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -59,12 +59,12 @@ func TestPostgresOutage(t *testing.T) {
 	t.Run("stopped mid-run", func(t *testing.T) {
 		c, _ := openCounting(t, Options{Database: db, Secrets: [][]byte{testSecret},
 			LookupTimeout: timeout, RetryInterval: 300 * time.Millisecond, MissRate: 1e6})
-		if v := eventually(t, c, keys[0], 10*time.Second); !v.Superuser {
+		if v := eventually(t, c, keys[0], 10*time.Second); !v.Pass {
 			t.Fatalf("before the outage: %+v", v)
 		}
 		pg.Stop(t)
 
-		if v, d := timedCheck(c, keys[0]); !v.Superuser || !v.Cached {
+		if v, d := timedCheck(c, keys[0]); !v.Pass || !v.Cached {
 			t.Errorf("cached superuser during the outage: %+v (%v)", v, d)
 		}
 		var worst time.Duration
@@ -73,7 +73,7 @@ func TestPostgresOutage(t *testing.T) {
 			v, d := timedCheck(c, k)
 			worst = max(worst, d)
 			reasons[strings.SplitN(v.Reason, ":", 2)[0]]++
-			if v.Superuser {
+			if v.Pass {
 				t.Fatalf("superuser while the database is down: %+v", v)
 			}
 			if k == keys[1] {
@@ -89,7 +89,7 @@ func TestPostgresOutage(t *testing.T) {
 		}
 
 		pg.Start(t)
-		if v := eventually(t, c, keys[200], 10*time.Second); !v.Superuser {
+		if v := eventually(t, c, keys[200], 10*time.Second); !v.Pass {
 			t.Errorf("after the database came back: %+v", v)
 		}
 	})
@@ -116,7 +116,7 @@ func TestPostgresOutage(t *testing.T) {
 			t.Errorf("a Check took %v with lookup_timeout 50ms", worst)
 		}
 		v := eventually(t, c, keys[1], 10*time.Second)
-		if !v.Superuser || !v.Cached {
+		if !v.Pass || !v.Cached {
 			t.Fatalf("the slow lookup did not fill the cache: %+v", v)
 		}
 		if n := cs.sessions.Load(); n != 1 {
@@ -164,7 +164,7 @@ func TestPostgresOutage(t *testing.T) {
 		c, cs := openCounting(t, Options{Database: db, Secrets: [][]byte{testSecret},
 			LookupTimeout: 100 * time.Millisecond, MissRate: rate})
 		admin := keys[2]
-		if v := eventually(t, c, admin, 10*time.Second); !v.Superuser {
+		if v := eventually(t, c, admin, 10*time.Second); !v.Pass {
 			t.Fatalf("superuser: %+v", v)
 		}
 		var (
@@ -198,7 +198,7 @@ func TestPostgresOutage(t *testing.T) {
 			v, d := timedCheck(c, admin)
 			probes++
 			probeMax = max(probeMax, d)
-			if !v.Superuser || !v.Cached {
+			if !v.Pass || !v.Cached {
 				t.Errorf("superuser during the flood: %+v", v)
 				break
 			}

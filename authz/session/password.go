@@ -96,7 +96,8 @@ func makePassword(password, salt string, iterations int) string {
 }
 
 // CheckPassword answers whether username and password are those of an
-// active superuser, for the mod_authnz_external checker. The password is
+// active user that Options.Allow lets through (the same rules as a
+// session's), for the mod_authnz_external checker. The password is
 // verified as Django's PBKDF2 hashers do (pbkdf2_sha256, pbkdf2_sha1), in
 // constant time; any other algorithm is refused with a Reason naming it.
 // An unknown user costs a password derivation too, so the time taken does
@@ -128,12 +129,16 @@ func (c *Checker) CheckPassword(ctx context.Context, username, password string) 
 		v.Reason = err.Error()
 	case !ok:
 		v.Reason = ReasonWrongPassword
-	case !u.Active:
-		v.Reason = ReasonInactive
-	case !u.Superuser:
-		v.Reason = ReasonNotSuperuser
 	default:
-		v.Superuser, v.Reason = true, ReasonSuperuser
+		// The same allow rules as a session: a QA user whose group is
+		// allowed passes with their password too.
+		reason, pass, err := c.admit(ctx, u.ID, u)
+		if err != nil {
+			r := c.failed(ctx, err)
+			r.v.UserID = u.ID
+			return r.v, fmt.Errorf("session database: %w", err)
+		}
+		v.Pass, v.Reason = pass, reason
 	}
 	return v, nil
 }

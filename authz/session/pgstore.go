@@ -65,11 +65,7 @@ func (p *pgStore) session(ctx context.Context, key string) (string, time.Time, e
 }
 
 func (p *pgStore) user(ctx context.Context, id string) (userRow, error) {
-	var arg any = id
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-		arg = n // an integer primary key (Django's AutoField)
-	}
-	return p.userQuery(ctx, p.q.user, arg)
+	return p.userQuery(ctx, p.q.user, userArg(id))
 }
 
 func (p *pgStore) userByName(ctx context.Context, name string) (userRow, error) {
@@ -79,7 +75,11 @@ func (p *pgStore) userByName(ctx context.Context, name string) (userRow, error) 
 func (p *pgStore) userQuery(ctx context.Context, q string, arg any) (userRow, error) {
 	var u userRow
 	var id any
-	err := p.pool.QueryRow(ctx, q, arg).Scan(&id, &u.Password, &u.Active, &u.Superuser)
+	dest := []any{&id, &u.Password, &u.Active, &u.Superuser, &u.Staff}
+	if !p.q.staff {
+		dest = dest[:4]
+	}
+	err := p.pool.QueryRow(ctx, q, arg).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return userRow{}, errNotFound
 	}
@@ -87,9 +87,20 @@ func (p *pgStore) userQuery(ctx context.Context, q string, arg any) (userRow, er
 	return u, err
 }
 
+func (p *pgStore) groups(ctx context.Context, userID string) ([]string, error) {
+	rows, err := p.pool.Query(ctx, p.q.groups, groupArgs(&p.q, userID)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 func (p *pgStore) ping(ctx context.Context, sessionTable bool) error {
-	probe := func(table, q string) error {
-		rows, err := p.pool.Query(ctx, q)
+	for _, pr := range p.q.probes {
+		if pr.session && !sessionTable {
+			continue
+		}
+		rows, err := p.pool.Query(ctx, pr.q)
 		if err == nil {
 			for rows.Next() {
 			}
@@ -97,16 +108,10 @@ func (p *pgStore) ping(ctx context.Context, sessionTable bool) error {
 			err = rows.Err()
 		}
 		if err != nil {
-			return fmt.Errorf("table %s is not readable: %w", table, err)
-		}
-		return nil
-	}
-	if sessionTable {
-		if err := probe(p.q.sessionTable, p.q.pingSession); err != nil {
-			return err
+			return fmt.Errorf("table %s is not readable: %w", pr.table, err)
 		}
 	}
-	return probe(p.q.userTable, p.q.pingUser)
+	return nil
 }
 
 // close waits for the connections in use to be released: call it after

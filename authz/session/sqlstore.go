@@ -225,11 +225,7 @@ func (s *sqlStore) session(ctx context.Context, key string) (string, time.Time, 
 }
 
 func (s *sqlStore) user(ctx context.Context, id string) (userRow, error) {
-	var arg any = id
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-		arg = n // an integer primary key (Django's AutoField)
-	}
-	return s.userQuery(ctx, s.q.user, arg)
+	return s.userQuery(ctx, s.q.user, userArg(id))
 }
 
 func (s *sqlStore) userByName(ctx context.Context, name string) (userRow, error) {
@@ -237,19 +233,54 @@ func (s *sqlStore) userByName(ctx context.Context, name string) (userRow, error)
 }
 
 func (s *sqlStore) userQuery(ctx context.Context, q string, arg any) (userRow, error) {
-	var id, pw, active, super any
-	if err := s.queryRow(ctx, q, []any{&id, &pw, &active, &super}, arg); err != nil {
+	var id, pw, active, super, staff any
+	dest := []any{&id, &pw, &active, &super, &staff}
+	if !s.q.staff {
+		dest = dest[:4]
+	}
+	if err := s.queryRow(ctx, q, dest, arg); err != nil {
 		return userRow{}, err
 	}
-	return userRow{ID: toString(id), Password: toString(pw), Active: toBool(active), Superuser: toBool(super)}, nil
+	return userRow{ID: toString(id), Password: toString(pw), Active: toBool(active), Superuser: toBool(super), Staff: toBool(staff)}, nil
+}
+
+func (s *sqlStore) groups(ctx context.Context, userID string) ([]string, error) {
+	args := groupArgs(&s.q, userID)
+	var rows *sql.Rows
+	var err error
+	if s.d.prepared {
+		var st *sql.Stmt
+		if st, err = s.stmt(ctx, s.q.groups); err != nil {
+			return nil, err
+		}
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, s.q.groups, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name any
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names = append(names, toString(name))
+	}
+	return names, rows.Err()
 }
 
 func (s *sqlStore) ping(ctx context.Context, sessionTable bool) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
 	}
-	probe := func(table, q string) error {
-		rows, err := s.db.QueryContext(ctx, q)
+	for _, pr := range s.q.probes {
+		if pr.session && !sessionTable {
+			continue
+		}
+		rows, err := s.db.QueryContext(ctx, pr.q)
 		if err == nil {
 			for rows.Next() {
 			}
@@ -257,16 +288,10 @@ func (s *sqlStore) ping(ctx context.Context, sessionTable bool) error {
 			rows.Close()
 		}
 		if err != nil {
-			return fmt.Errorf("table %s is not readable: %w", table, err)
-		}
-		return nil
-	}
-	if sessionTable {
-		if err := probe(s.q.sessionTable, s.q.pingSession); err != nil {
-			return err
+			return fmt.Errorf("table %s is not readable: %w", pr.table, err)
 		}
 	}
-	return probe(s.q.userTable, s.q.pingUser)
+	return nil
 }
 
 func (s *sqlStore) close() error {

@@ -15,19 +15,21 @@ import (
 
 // Defaults.
 const (
-	SessionTable   = "django_session"
-	UserTable      = "auth_user"
-	UsernameColumn = "username"
-	CacheSize      = 10000
-	CacheTTL       = 60 * time.Second
-	NegativeTTL    = 10 * time.Second
-	LookupTimeout  = 100 * time.Millisecond
-	QueryTimeout   = 5 * time.Second
-	RetryInterval  = time.Second
-	MissRate       = 50
-	MaxConns       = 4
-	CookieAge      = 1209600 * time.Second // Django's SESSION_COOKIE_AGE
-	TimeZone       = "UTC"
+	SessionTable    = "django_session"
+	UserTable       = "auth_user"
+	GroupTable      = "auth_group"
+	UserGroupsTable = "auth_user_groups"
+	UsernameColumn  = "username"
+	CacheSize       = 10000
+	CacheTTL        = 60 * time.Second
+	NegativeTTL     = 10 * time.Second
+	LookupTimeout   = 100 * time.Millisecond
+	QueryTimeout    = 5 * time.Second
+	RetryInterval   = time.Second
+	MissRate        = 50
+	MaxConns        = 4
+	CookieAge       = 1209600 * time.Second // Django's SESSION_COOKIE_AGE
+	TimeZone        = "UTC"
 )
 
 // MaxLookupTimeout bounds lookup_timeout: every request of the whole
@@ -37,6 +39,9 @@ const MaxLookupTimeout = 5 * time.Second
 // Values are the settings Check validates.
 type Values struct {
 	SessionTable, UserTable string
+	GroupTable              string
+	UserGroupsTable         string
+	Allow                   []string
 	CacheSize               int
 	CacheTTL, NegativeTTL   time.Duration
 	LookupTimeout           time.Duration
@@ -66,6 +71,13 @@ func Check(v Values) []Problem {
 	if !ValidTableName(v.UserTable) {
 		bad("user_table", "%q is not a table name (%s)", v.UserTable, tableRule)
 	}
+	for _, t := range []struct{ key, name string }{{"group_table", v.GroupTable}, {"user_groups_table", v.UserGroupsTable}} {
+		if !ValidTableName(t.name) {
+			bad(t.key, "%q is not a table name (%s)", t.name, tableRule)
+		}
+	}
+	_, probs := ParseAllow(v.Allow)
+	p = append(p, probs...)
 	if v.CacheSize < 1 {
 		bad("cache_size", "must be at least 1, got %d", v.CacheSize)
 	}

@@ -82,7 +82,7 @@ def main():
     django.setup()
 
     from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
     from django.core.management import call_command
@@ -155,7 +155,21 @@ def main():
     plain = user("plain", "plain-pw", superuser=False, staff=False)
     login("plain", plain, "plain-pw")
 
+    # [session] allow = ["group:qa"]: a member of "qa" (neither staff nor
+    # superuser), a member of another group only, through Django's ORM
+    # (auth_group, auth_user_groups).
+    qa_group = Group.objects.create(name="qa")
+    other_group = Group.objects.create(name="other")
+    qa = user("qa", "qa-pw", superuser=False, staff=False)
+    qa.groups.add(qa_group, other_group)
+    login("qa", qa, "qa-pw")
+    other = user("other", "other-pw", superuser=False, staff=False)
+    other.groups.add(other_group)
+    login("other_group", other, "other-pw")
+
+    # Inactive, though superuser, staff and in "qa": no rule lets it pass.
     inactive = user("inactive", "inactive-pw")
+    inactive.groups.add(qa_group)
     login("inactive", inactive, "inactive-pw")
     inactive.is_active = False
     inactive.save()
