@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/maintgate/maintgate/authz"
 	"github.com/maintgate/maintgate/config"
@@ -36,12 +37,22 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 		// first request after `on` is gated.
 		g.refreshSite(s, st)
 		if w = st.flag.win.Load(); !w.Active(now) {
+			if len(s.SiteList) == 1 {
+				// A vhost naming a site on a server without sites:
+				// Apache asks for its every request (the state map has
+				// no line for it); say so.
+				name, _ := rewritemap.SiteOf(l)
+				g.siteOfLine(s, name, now)
+			}
 			return rewritemap.Allow
 		}
 	}
 	k, err := g.parser.ParseLine(l)
 	if err != nil {
 		return g.unreadableAnswer(s, l, err)
+	}
+	if len(s.SiteList) == 1 && k.Site != "" {
+		g.siteOfLine(s, unsafe.Slice(unsafe.StringData(k.Site), len(k.Site)), now)
 	}
 	d := authz.Decide(st.Policy, w, authz.Request{Peer: k.Peer, Path: k.Path, XFF: k.XFF, Cookie: k.Cookie}, now, sessionsOf(s))
 	g.pending = pendingLog{kind: logDecision, key: k, d: d, site: st}
@@ -60,7 +71,7 @@ var (
 // one vhost's Define, or not a site name at all) is decided as default,
 // never as up or down on its own, and logged at most once a minute.
 func (g *Gate) siteOfLine(s *Snapshot, name []byte, now time.Time) *Site {
-	if len(name) == 0 {
+	if len(name) == 0 || string(name) == config.DefaultSite {
 		return s.Default
 	}
 	if st, ok := s.Sites[string(name)]; ok {

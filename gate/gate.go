@@ -13,12 +13,16 @@
 //	             whose config does not load yet), Close, accessors
 //	snapshot.go  building a Snapshot from a config: whitelists, token key,
 //	             the session checker (kept across reloads when unchanged)
-//	answer.go    the hot path: Answer, Recover, the @retry-after key, Decide
+//	answer.go    the hot path: Answer, Recover, the @retry-after key,
+//	             Decide; key lines naming unknown sites
+//	sites.go     the sites: each one's policy and switch (Site), Sites and
+//	             DecideSite for status and check
 //	log.go       the log line of each answer, written by After once the
 //	             answer is flushed; the limiter for unreadable lines
 //	logger.go    the logger: its file (reopened after rotation) and the
 //	             asynchronous batching writer
-//	flag.go      the flag file and the txt: state map that mirrors it
+//	flag.go      the flag files (server-wide and each site's) and the
+//	             txt: state map that mirrors them, one line per site
 //	stamp.go     file stamps (one stat) and the files that mean a reload
 //	watch.go     the watcher goroutine and the reload it makes
 package gate

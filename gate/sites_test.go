@@ -357,3 +357,28 @@ func BenchmarkAnswerSites(b *testing.B) {
 		}
 	}
 }
+
+// TestSiteNamedWithoutSites: on a server without [sites.NAME] tables, a
+// vhost that names a site is decided as default and warned about, while
+// maintenance is off (Apache then asks for its every request) and on.
+func TestSiteNamedWithoutSites(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s := newSite(t)
+		if on {
+			s.write("maintenance", "")
+		}
+		g := s.open()
+		want := rewritemap.Allow
+		if on {
+			want = rewritemap.Redirect
+		}
+		if got := ask(g, stranger+" /de/map/   shop"); got != want {
+			t.Errorf("flag %v: %s, want %s", on, got, want)
+		}
+		ask(g, stranger+" /de/map/   default")
+		log := s.closeGate(g)
+		if strings.Count(log, `"site":"shop","config"`) != 1 || strings.Contains(log, `"site":"default","config"`) {
+			t.Errorf("flag %v: want one warning about shop, none about default:\n%s", on, log)
+		}
+	}
+}

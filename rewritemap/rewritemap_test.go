@@ -275,3 +275,21 @@ func BenchmarkParseKey(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSiteOf is what finding the site costs the answer path before
+// it knows the site's state: a scan for the line's spaces.
+func BenchmarkSiteOf(b *testing.B) {
+	for name, line := range map[string]string{
+		"four":      "203.0.113.7 /de/map/ 1.2.3.4,%205.6.7.8 sessionid=abc123def456ghi789jkl012mno345pq;%20csrftoken=Zq3kE8vJb1mN7xYc2LpRt5WuA9sDf0GhKoIeVnBmQwErTyUiOpAsDfGhJkLzXcVb",
+		"five":      "203.0.113.7 /de/map/ 1.2.3.4,%205.6.7.8 sessionid=abc123def456ghi789jkl012mno345pq;%20csrftoken=Zq3kE8vJb1mN7xYc2LpRt5WuA9sDf0GhKoIeVnBmQwErTyUiOpAsDfGhJkLzXcVb shop",
+		"five-4kib": "203.0.113.7 /de/map/ 1.2.3.4 " + strings.Repeat("a=b;%20", 600) + " shop",
+	} {
+		b.Run(name, func(b *testing.B) {
+			l := Line{Text: []byte(line)}
+			b.ReportAllocs()
+			for b.Loop() {
+				SiteOf(l)
+			}
+		})
+	}
+}
