@@ -49,7 +49,6 @@ type Checker struct {
 	log     func() *zerolog.Logger
 	store   store
 	secrets [][]byte
-	rules   rules
 	now     func() time.Time
 	cache   *cache
 
@@ -66,11 +65,13 @@ type Checker struct {
 	budget      *budget
 	closed      bool
 
-	lookups atomic.Int64 // lookups started (each makes one or two queries)
+	lookups atomic.Int64 // lookups started (each makes one to three queries)
 
 	logFail [failTimeout + 1]limitedLog // one per failKind
 	logRate limitedLog
 	logBusy limitedLog
+
+	rules rules // set by Open, never changed (no lock); read by lookups only
 }
 
 // Open validates o and returns a Checker. It does not wait for the

@@ -1,5 +1,7 @@
 // Package session answers one question for maintgate's decision: does
-// this Django session cookie belong to an active superuser?
+// this Django session cookie belong to an active user whom [session]
+// allow lets through (a superuser, by default; or staff, any active user,
+// a member of a Django group)?
 //
 // It reads the application's own Django data, with no change to the
 // application: the django_session and auth_user tables of its database
@@ -8,7 +10,9 @@
 // checks: the session exists and has not expired, its signature and its
 // _auth_user_hash are valid under SECRET_KEY or a fallback key (so a
 // password change ends every older session), and the user exists, is
-// active and is a superuser.
+// active and matches a rule of allow. A group rule costs one more query
+// (one JOIN of auth_user_groups and auth_group), made only when allow
+// names a group and no other rule let the user through.
 //
 // Check runs on the path every request of the whole Apache server waits
 // on (one pipe, one mutex), so the time it blocks is the time the server
@@ -33,6 +37,7 @@
 //	budget.go    the lookup budgets: global token bucket and one per source address
 //	failure.go   typed failure kinds (unreachable, locked, timeout, error) from driver errors
 //	lookup.go    the lookup itself: Django's session load and get_user
+//	allow.go     the allow rules: which one lets a user through (settings/allow.go parses them)
 //	loglimit.go  at most one log line a second of each kind
 //	password.go  Django's password hashers and CheckPassword (mod_authnz_external)
 //	decode.go, signing.go, secrets.go  Django's session encodings, signing and key files
