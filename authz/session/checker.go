@@ -99,7 +99,7 @@ func Open(ctx context.Context, o Options) (*Checker, error) {
 	return c, nil
 }
 
-// warm connects once in the background, so the first superuser after a
+// warm connects once in the background, so the first session after a
 // start does not wait for a connection, and a database that is down or
 // misconfigured at start is in the log at once, not at the first admin
 // request.
@@ -108,7 +108,7 @@ func (c *Checker) warm(st store) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.o.QueryTimeout)
 	defer cancel()
 	if err := st.ping(ctx, c.o.Store == StoreDjango); err != nil && c.ctx.Err() == nil {
-		c.log().Error().Err(err).Msg("session database check at start failed: superusers not yet cached are redirected until it works")
+		c.log().Error().Err(err).Msg("session database check at start failed: sessions not yet cached are redirected until it works")
 	}
 }
 
@@ -207,9 +207,9 @@ func (c *Checker) logResult(k cacheKey, r result) {
 	lg := c.log()
 	switch {
 	case r.fail != nil:
-		lvl, msg := zerolog.ErrorLevel, "session database failed: superusers not yet cached are redirected"
+		lvl, msg := zerolog.ErrorLevel, "session database failed: sessions not yet cached are redirected"
 		if r.fail.kind == failLocked {
-			lvl, msg = zerolog.WarnLevel, "session database locked (a migration?): superusers not yet cached are redirected until the lock is released"
+			lvl, msg = zerolog.WarnLevel, "session database locked (a migration?): sessions not yet cached are redirected until the lock is released"
 		}
 		c.logFail[r.fail.kind].event(lg, lvl, c.now()).Err(r.fail.err).Str("reason", r.v.Reason).Msg(msg)
 	case r.v.Reason == ReasonClosed:

@@ -164,8 +164,8 @@ func (c *Checker) logRefused(reason string, now time.Time) {
 	lg := c.log()
 	switch reason {
 	case ReasonBusy:
-		c.logBusy.event(lg, zerolog.WarnLevel, now).Int("in_flight", c.maxInflight).Msg("session lookups: too many in flight (the database is slow, or one address sends many new cookies); answering not-a-superuser without a query")
+		c.logBusy.event(lg, zerolog.WarnLevel, now).Int("in_flight", c.maxInflight).Msg("session lookups: too many in flight (the database is slow, or one address sends many new cookies); answering not-allowed without a query")
 	case ReasonRateLimit:
-		c.logRate.event(lg, zerolog.WarnLevel, now).Float64("miss_rate", c.o.MissRate).Msg("session lookups over the miss rate limit (global, or one address's share): answering not-a-superuser without a query")
+		c.logRate.event(lg, zerolog.WarnLevel, now).Float64("miss_rate", c.o.MissRate).Msg("session lookups over the miss rate limit (global, or one address's share): answering not-allowed without a query")
 	}
 }
