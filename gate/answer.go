@@ -16,7 +16,7 @@ import (
 func (g *Gate) Answer(l rewritemap.Line) string {
 	now := g.now()
 	s := g.snap.Load()
-	if rest, ok := bytes.CutPrefix(l.Text, retryKey); ok && (len(rest) == 0 || rest[0] == ' ') {
+	if rest, ok := bytes.CutPrefix(l.Text, retryKey); ok && (len(rest) == 0 || rest[0] == ' ' && (len(rest) == 1 || config.ValidSiteName(string(rest[1:])))) {
 		return retryAfter(s.siteOrDefault(string(bytes.TrimPrefix(rest, space))).flag.win.Load(), now)
 	}
 	st := s.Default

@@ -145,6 +145,16 @@ func (g *Gate) syncState(s *Snapshot, now time.Time) {
 	if path == "" {
 		return
 	}
+	cur := statStamp(path)
+	if g.lastLines != nil && cur != g.stateStamp {
+		// Someone else wrote the state map: `maintgate on --site` writes
+		// the flag first, then the state map. Read the flags before
+		// rewriting it, or this map would put back its older view and
+		// reopen that site until the next tick.
+		for _, st := range s.SiteList {
+			g.readFlag(s, st, false, now)
+		}
+	}
 	lines := g.stateBuf[:0]
 	for _, st := range s.SiteList {
 		v := flagfile.Off
@@ -154,7 +164,6 @@ func (g *Gate) syncState(s *Snapshot, now time.Time) {
 		lines = append(lines, flagfile.SiteState{Name: st.Name, State: v})
 	}
 	g.stateBuf = lines
-	cur := statStamp(path)
 	if g.lastLines != nil && cur.exists && cur == g.stateStamp && slices.Equal(lines, g.lastLines) {
 		return
 	}

@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"fmt"
+	"github.com/maintgate/maintgate/config"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -63,7 +64,7 @@ func TestProtocolFuzz(t *testing.T) {
 				continue
 			}
 			l := fuzzLine(rng, i)
-			if strings.TrimSuffix(l, "\r") == "@retry-after" {
+			if k := strings.TrimSuffix(l, "\r"); k == "@retry-after" || k == "@retry-after " || strings.HasPrefix(k, "@retry-after ") && config.ValidSiteName(k[len("@retry-after "):]) {
 				expect[i] = 's' // "none" or seconds
 			}
 			lines <- l
