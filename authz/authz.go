@@ -32,7 +32,7 @@ const (
 	Whitelisted               // client IP in the configured whitelist
 	WindowAllow               // client IP allowed by `maintgate on --allow`
 	Token                     // a valid bypass token cookie
-	Superuser                 // an active Django superuser's session
+	Superuser                 // a Django session [session] allow lets through (superuser by default)
 	Redirected                // no rule allowed the request
 )
 
@@ -43,7 +43,7 @@ var reasonText = [...]string{
 	Whitelisted: "whitelisted IP",
 	WindowAllow: "IP allowed for this maintenance window",
 	Token:       "valid bypass token",
-	Superuser:   "active superuser session",
+	Superuser:   "allowed session",
 	Redirected:  "maintenance active",
 }
 

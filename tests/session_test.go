@@ -65,9 +65,9 @@ func TestSessionSuperuserThroughMap(t *testing.T) {
 			t.Errorf("junk cookie %q: %s", junk, got)
 		}
 	}
-	if !s.logHas(t, map[string]string{"level": "debug", "reason": "active superuser session", "user_id": fx.Cases["superuser"].UserID}) {
-		s.waitLog(t, "active superuser session")
-		if !s.logHas(t, map[string]string{"level": "debug", "reason": "active superuser session", "user_id": fx.Cases["superuser"].UserID}) {
+	if !s.logHas(t, map[string]string{"level": "debug", "reason": "allowed session", "user_id": fx.Cases["superuser"].UserID}) {
+		s.waitLog(t, "allowed session")
+		if !s.logHas(t, map[string]string{"level": "debug", "reason": "allowed session", "user_id": fx.Cases["superuser"].UserID}) {
 			t.Errorf("superuser allow not logged with the user id:\n%s", s.logText(t))
 		}
 	}
@@ -82,7 +82,7 @@ func TestSessionCheckCommand(t *testing.T) {
 	s, fx := sessionSite(t)
 	s.on(t)
 	out := mg(t, s.config, 0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid="+fx.Cases["superuser"].Cookie)
-	if !strings.Contains(out, "allow: session of an active superuser (user id "+fx.Cases["superuser"].UserID+")") ||
+	if !strings.Contains(out, "allow: session of user id "+fx.Cases["superuser"].UserID+": active superuser (session.allow)") ||
 		!strings.Contains(out, "session verdict from the database") {
 		t.Errorf("check superuser:\n%s", out)
 	}

@@ -18,6 +18,9 @@ func Decision(d authz.Decision, path string) string {
 	case authz.Inactive:
 		return "allow: maintenance is not active"
 	case authz.AllowedPath:
+		if d.Detail == authz.WindowPathDetail {
+			return fmt.Sprintf("allow: %s: %s", path, d.Detail)
+		}
 		return fmt.Sprintf("allow: %s is an always-allowed path (allow_paths)", path)
 	case authz.AdminPath:
 		return fmt.Sprintf("allow: %s is under an admin prefix (admin_paths), left open so staff can log in", path)
@@ -28,7 +31,7 @@ func Decision(d authz.Decision, path string) string {
 	case authz.Token:
 		return fmt.Sprintf("allow: valid bypass token (%s)", d.Detail)
 	case authz.Superuser:
-		return fmt.Sprintf("allow: session of an active superuser (user id %s)", d.UserID)
+		return fmt.Sprintf("allow: session of user id %s: %s (session.allow)", d.UserID, d.Detail)
 	}
 	s := fmt.Sprintf("redirect: maintenance is active and no rule lets client %s reach %s", d.Client, path)
 	if d.Detail != "" {

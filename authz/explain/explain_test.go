@@ -20,7 +20,7 @@ func TestDecision(t *testing.T) {
 		{authz.Decision{Allow: true, Reason: authz.Whitelisted, Client: client}, "allow: client 203.0.113.7 is in the whitelist"},
 		{authz.Decision{Allow: true, Reason: authz.WindowAllow, Client: client}, "allow: client 203.0.113.7 is allowed for this maintenance window"},
 		{authz.Decision{Allow: true, Reason: authz.Token, Detail: "label bob"}, "allow: valid bypass token (label bob)"},
-		{authz.Decision{Allow: true, Reason: authz.Superuser, UserID: "42"}, "allow: session of an active superuser (user id 42)"},
+		{authz.Decision{Allow: true, Reason: authz.Superuser, UserID: "42", Detail: "member of group qa"}, "allow: session of user id 42: member of group qa (session.allow)"},
 		{authz.Decision{Reason: authz.Redirected, Client: client}, "redirect: maintenance is active and no rule lets client 203.0.113.7 reach /static/app.css"},
 		{authz.Decision{Reason: authz.Redirected, Client: client, Detail: "token rejected"}, "reach /static/app.css (token rejected)"},
 	} {

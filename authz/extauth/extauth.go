@@ -31,6 +31,7 @@ type Request struct {
 	IP       string // the client address
 	URI      string // the path, decoded, without the query string
 	Cookie   string // the raw Cookie header
+	Site     string // CONTEXT (AuthExternalContext): the vhost's site; "" is default
 	User     string
 	Password string
 }
@@ -40,7 +41,7 @@ type Request struct {
 // passes them as USER and PASS instead.
 func ReadRequest(getenv func(string) string, stdin io.Reader) Request {
 	r := Request{
-		AuthType: getenv("AUTHTYPE"), IP: getenv("IP"), URI: getenv("URI"), Cookie: getenv("COOKIE"),
+		AuthType: getenv("AUTHTYPE"), IP: getenv("IP"), URI: getenv("URI"), Cookie: getenv("COOKIE"), Site: getenv("CONTEXT"),
 		User: getenv("USER"), Password: getenv("PASS"),
 	}
 	if r.AuthType == "PASS" && r.Password == "" && stdin != nil {
@@ -66,8 +67,10 @@ func RecordDir(flagFile string) string {
 
 // Checker answers requests. Its fields are the edges a test may swap.
 type Checker struct {
-	// Decide is the map's decision (gate.Gate.Decide).
-	Decide func(authz.Request) authz.Decision
+	// Decide is the map's decision for a site (gate.Gate.DecideSite): a
+	// site down while the server-wide switch is off must not open to
+	// whoever asks the checker.
+	Decide func(site string, r authz.Request) authz.Decision
 	// Password verifies credentials against the application's users; nil
 	// when password sign-in is off (no session store, or
 	// allow_admin_during_maintenance false). An error means the password
@@ -93,9 +96,9 @@ func (c *Checker) Allow(ctx context.Context, r Request) bool {
 		c.Log.Warn().Str("ip", r.IP).Msg("authz: IP variable missing or not an address; denied")
 		return false
 	}
-	d := c.Decide(authz.Request{Peer: peer, Path: r.URI, Cookie: r.Cookie})
+	d := c.Decide(r.Site, authz.Request{Peer: peer, Path: r.URI, Cookie: r.Cookie})
 	if d.Allow {
-		c.Log.Debug().Str("reason", d.Reason.String()).Stringer("ip", peer).Str("path", r.URI).Msg("authz: allowed")
+		c.Log.Debug().Str("reason", d.Reason.String()).Str("site", r.Site).Stringer("ip", peer).Str("path", r.URI).Msg("authz: allowed")
 		return true
 	}
 	if r.User != "" && r.Password != "" && c.Password != nil {
@@ -126,7 +129,7 @@ func (c *Checker) allowPassword(ctx context.Context, r Request, peer netip.Addr)
 		if err := at.Succeeded(); err != nil {
 			c.Log.Error().Err(err).Msg("authz: cannot clear the user name's failures")
 		}
-		c.Log.Debug().Str("reason", "superuser credentials").Str("user_id", v.UserID).Stringer("ip", peer).Str("path", r.URI).Msg("authz: allowed")
+		c.Log.Debug().Str("reason", "credentials: "+v.Reason).Str("user_id", v.UserID).Stringer("ip", peer).Str("path", r.URI).Msg("authz: allowed")
 		return true
 	}
 	detail := v.Reason

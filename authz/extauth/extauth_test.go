@@ -49,8 +49,9 @@ func newChecker(t *testing.T) *checker {
 	c := &checker{}
 	lg := zerolog.New(&c.log)
 	c.Checker = Checker{
-		Decide: func(r authz.Request) authz.Decision {
-			return authz.Decision{Allow: r.Path == "/open/", Reason: authz.Redirected, Client: r.Peer}
+		// Every site is down but "blog".
+		Decide: func(site string, r authz.Request) authz.Decision {
+			return authz.Decision{Allow: r.Path == "/open/" || site == "blog", Reason: authz.Redirected, Client: r.Peer}
 		},
 		Password: func(ctx context.Context, user, password string) (authz.Verdict, error) {
 			c.calls++
@@ -134,5 +135,24 @@ func TestAllow(t *testing.T) {
 func TestRecordDir(t *testing.T) {
 	if got := RecordDir("/var/lib/maintgate/maintenance"); got != "/var/lib/maintgate/authz" {
 		t.Errorf("RecordDir = %q", got)
+	}
+}
+
+// TestSiteFromContext: the vhost's site arrives as CONTEXT and the
+// decision is that site's: shop down while blog is up must not let a
+// request to shop through as blog's (or default's) would be.
+func TestSiteFromContext(t *testing.T) {
+	env := map[string]string{"AUTHTYPE": "PASS", "IP": "203.0.113.7", "URI": "/staff/", "CONTEXT": "shop", "USER": "x", "PASS": "y"}
+	r := ReadRequest(func(k string) string { return env[k] }, nil)
+	if r.Site != "shop" {
+		t.Fatalf("CONTEXT read as site %q", r.Site)
+	}
+	c := newChecker(t)
+	if c.allow(t, r) {
+		t.Errorf("shop is down: allowed")
+	}
+	r.Site = "blog"
+	if !c.allow(t, r) {
+		t.Errorf("blog is up: denied")
 	}
 }

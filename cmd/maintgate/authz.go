@@ -26,7 +26,7 @@ func runAuthz(ctx context.Context, e *env, args []string) error {
 	defer g.Close()
 	s := g.Snapshot()
 	c := extauth.Checker{
-		Decide:   g.Decide,
+		Decide:   g.DecideSite,
 		Failures: lockout.New(extauth.RecordDir(s.Config.FlagFile)),
 		Log:      g.Logger(),
 		Now:      time.Now,

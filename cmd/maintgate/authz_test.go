@@ -152,7 +152,7 @@ func testCheckWithSessions(t *testing.T, s *authzSite) {
 	}
 	su := s.fx.Cases["superuser"]
 	out := mg(0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "csrftoken=x; sessionid="+su.Cookie)
-	for _, want := range []string{"allow: session of an active superuser (user id " + su.UserID + ")", "session verdict from the database"} {
+	for _, want := range []string{"allow: session of user id " + su.UserID + ": active superuser (session.allow)", "session verdict from the database"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check with a superuser session: no %q in\n%s", want, out)
 		}
