@@ -41,6 +41,10 @@ CASES = [
     ("redirect", "redirect"),
     ("flood10", "10% never-seen session cookies"),
     ("flood50", "50% never-seen session cookies"),
+    ("site_static", "static path, key line with a site, 1 site configured"),
+    ("site10_static", "static path, key line with a site, 10 sites configured"),
+    ("site_whitelisted", "whitelisted IP, key line with a site, 1 site configured"),
+    ("site10_whitelisted", "whitelisted IP, key line with a site, 10 sites configured"),
 ]
 
 
@@ -168,7 +172,9 @@ def main():
     rt = load_jsonl("roundtrip.jsonl")
     if rt:
         parts.append(roundtrip_section(rt))
-    for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md"):
+    # locks.md is written by hand from the lock tests' logs (go test -run
+    # 'Locked' -v ./authz/session), not by this script.
+    for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md", "locks.md"):
         p = os.path.join(RES, name)
         if os.path.exists(p):
             with open(p) as f:

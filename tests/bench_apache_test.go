@@ -358,7 +358,10 @@ func TestBenchApache(t *testing.T) {
 	// The contract's state-map check alone, in place of the vhost and
 	// fallback snippets: what asking "is maintenance on?" costs by itself.
 	stateOnly := filepath.Join(t.TempDir(), "state-only.conf")
-	apWriteFile(t, stateOnly, "RewriteEngine On\nRewriteCond ${mgstate:state|on} =on\nRewriteRule ^ - [E=MAINTGATE_STATE:on]\n")
+	// The site's line, as the contract's Sites section asks it (the Define
+	// copied into a variable first: Apache does not substitute a Define
+	// inside ${map:…}).
+	apWriteFile(t, stateOnly, "RewriteEngine On\nRewriteRule ^ - [E=MAINTGATE_SITE:default]\nRewriteCond ${mgstate:%{ENV:MAINTGATE_SITE}|on} =on\nRewriteRule ^ - [E=MAINTGATE_STATE:on]\n")
 	onlyStateCheck := func(conf string) string {
 		conf = strings.Replace(conf, filepath.Join(repoRoot, "apache-conf", "maintgate-vhost.conf"), stateOnly, 1)
 		var out []string
