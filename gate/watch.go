@@ -6,22 +6,39 @@ import (
 	"github.com/maintgate/maintgate/config"
 )
 
-// watch runs every Options.Interval until Close: it follows the flag, the
-// clock (a window opening or closing), the config and the files it names,
-// and the log file's rotation.
+// watch runs until Close. It applies a flag change as soon as inotify
+// reports it (notify.go), then acknowledges it (ack.go), so that `on` and
+// `off` return only once this map decides by the flag they wrote; and
+// every Options.Interval it follows the flag anyway, the clock (a window
+// opening or closing), the config and the files it names, and the log
+// file's rotation.
 func (g *Gate) watch() {
 	defer close(g.done)
 	t := time.NewTicker(g.opts.Interval)
 	defer t.Stop()
+	n, err := newNotifier()
+	if err != nil {
+		g.Logger().Warn().Err(err).Msg("cannot follow the flag files with inotify; flag changes are seen at the next request that looks or within the poll interval, and maintgate on/off wait for that")
+	}
+	defer n.close()
+	var a acker
+	n.follow(flagPaths(g.snap.Load()))
+	g.ack(&a)
 	for {
 		select {
 		case <-g.stop:
 			return
+		case <-n.changed():
+			g.refreshFlags(false)
+			g.ack(&a)
+			continue
 		case <-t.C:
 		}
 		g.refreshFlags(false)
 		g.tickState()
 		g.maybeReload()
+		n.follow(flagPaths(g.snap.Load()))
+		g.ack(&a)
 		g.log.Load().sink.checkRotated()
 	}
 }

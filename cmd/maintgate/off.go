@@ -41,6 +41,7 @@ func runOff(ctx context.Context, e *env, args []string) error {
 	if err := writeStateMap(cfg, all, now); err != nil {
 		return fmt.Errorf("%w (the flag is removed; maintgate map will retry)", err)
 	}
+	waitApplied(e, cfg, names)
 	renderPages(e, cfg, all, names, now)
 	for _, n := range names {
 		if before[n].present {

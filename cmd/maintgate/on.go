@@ -23,7 +23,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "on")
 	var o onFlags
 	fs.StringVar(&o.message, "message", "", "message shown on the maintenance page")
-	fs.StringVar(&o.until, "until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then")
+	fs.StringVar(&o.until, "until", "", "end `time`: 90m, 14:30, \"2026-12-01 06:00\" or RFC 3339; maintenance ends by itself then; none drops an end time kept from an earlier 'maintgate on'")
 	fs.StringVar(&o.start, "start", "", "start `time`, same forms as --until; maintenance begins by itself then")
 	fs.Var(&o.allow, "allow", "`IP/CIDR` whitelisted for this maintenance window only (repeatable)")
 	fs.Var(&o.allowPaths, "allow-path", "path `prefix` open for this maintenance window only, like allow_paths (repeatable)")
@@ -57,17 +57,19 @@ func runOn(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	was := make(map[string]bool, len(next))
+	was := make(map[string]siteSwitch, len(next))
 	for _, s := range next {
-		was[s.name] = all[s.name].present
+		was[s.name] = all[s.name]
 		all[s.name] = s
 	}
 	if err := writeStateMap(cfg, all, now); err != nil {
 		return fmt.Errorf("%w (the flag is set; maintgate map will retry)", err)
 	}
+	waitApplied(e, cfg, names)
 	renderPages(e, cfg, all, names, now)
 	for _, s := range next {
-		printOn(e, was[s.name], s, now)
+		printOn(e, was[s.name].active(now), s, now)
+		o.noteKept(e, was[s.name], s, now)
 	}
 	return nil
 }
@@ -91,6 +93,11 @@ func (o *onFlags) change(e *env, s siteSwitch, now time.Time) (siteSwitch, error
 	if o.clear || !s.present {
 		f = flagfile.Flag{}
 	}
+	if !o.set["until"] && !f.Until.IsZero() && !f.Until.After(now) {
+		// An end time that has passed would keep the site open: a plain
+		// `on` means down. noteKept says it was dropped.
+		f.Until = time.Time{}
+	}
 	if err := o.apply(&f, now); err != nil {
 		return s, err
 	}
@@ -111,7 +118,9 @@ func (o *onFlags) apply(f *flagfile.Flag, now time.Time) error {
 	if o.set["message"] {
 		f.Message = o.message
 	}
-	if o.set["until"] {
+	if o.set["until"] && strings.TrimSpace(o.until) == "none" {
+		f.Until = time.Time{}
+	} else if o.set["until"] {
 		if f.Until, err = flagfile.ParseWhen(o.until, now); err != nil {
 			return usageError("on: --until %v", err)
 		}
@@ -125,6 +134,10 @@ func (o *onFlags) apply(f *flagfile.Flag, now time.Time) error {
 		}
 	}
 	if !f.Start.IsZero() && !f.Until.IsZero() && !f.Start.Before(f.Until) {
+		if !o.set["until"] {
+			return usageError("on: --start %s is not before the end time %s kept from the earlier 'maintgate on': give a later --until, or drop the end time with --until none (or --clear)",
+				f.Start.Local().Format(time.RFC3339), f.Until.Local().Format(time.RFC3339))
+		}
 		return usageError("on: --start must be before --until")
 	}
 	for _, a := range o.allow {
@@ -165,15 +178,34 @@ func windowPaths(given []string) ([]string, error) {
 	return out, nil
 }
 
-// printOn says what `on` did to one switch, then the flag it wrote.
-func printOn(e *env, wasPresent bool, s siteSwitch, now time.Time) {
+// printOn says what `on` did to one switch (updated: it was on before),
+// then the flag it wrote.
+func printOn(e *env, wasOn bool, s siteSwitch, now time.Time) {
 	verb := "maintenance on"
 	switch {
 	case !s.flag.ActiveAt(now):
 		verb = "maintenance scheduled"
-	case wasPresent:
+	case wasOn:
 		verb = "maintenance updated"
 	}
 	fmt.Fprintf(e.stdout, "%s%s (flag %s)\n", verb, siteLabel(s.name), s.flagFile)
 	printFlag(e, s.flag, now)
+}
+
+// noteKept tells the operator, on stderr, that `on` kept the end time of
+// an earlier `on` (the site then reopens by itself, which a plain `on`
+// rarely means) and how to drop it; or that it dropped one that had
+// passed.
+func (o *onFlags) noteKept(e *env, before, after siteSwitch, now time.Time) {
+	if o.set["until"] || o.clear || !before.present || before.flag.Until.IsZero() {
+		return
+	}
+	was := before.flag.Until
+	if after.flag.Until.IsZero() {
+		fmt.Fprintf(e.stderr, "# dropped the end time %s kept from the earlier 'maintgate on'%s: it has passed; maintenance stays on until maintgate off%s\n",
+			was.Local().Format(time.RFC3339), siteLabel(after.name), siteFlag(after.name))
+		return
+	}
+	fmt.Fprintf(e.stderr, "# kept the end time %s (%s) from the earlier 'maintgate on'%s: maintenance ends by itself then; to stay down, drop it: maintgate on%s --until none (or --clear)\n",
+		was.Local().Format(time.RFC3339), rel(was, now), siteLabel(after.name), siteFlag(after.name))
 }
