@@ -13,16 +13,17 @@ import (
 )
 
 // KeyCheck is what VerifyKey found: how many of the newest sessions the
-// secret key file verifies, and, when none, the likely mistake.
+// secret key file verifies, and what is likely wrong with the file.
 type KeyCheck struct {
 	// Sessions is how many rows were read; Unreadable of them hold no
 	// session data maintgate can check (neither format); Verified have a
 	// signature one of the secrets verifies; Current of those verify with
 	// the first secret (SECRET_KEY) itself.
 	Sessions, Unreadable, Verified, Current int
-	// Hint says what is wrong with the key file when rows were checked and
-	// none verified, as an operator can act on it ("the key is wrapped in
-	// quotes: remove them"). It never holds a key.
+	// Hint says what is wrong with the key file, as an operator can act
+	// on it ("the key is wrapped in quotes: remove them"): set when rows
+	// were checked and none verified, or when a copying mistake's fix
+	// makes more of them verify. It never holds a key.
 	Hint string
 }
 
