@@ -67,3 +67,11 @@ func lineOfEntry(data []byte, k toml.Key, value string) int {
 	}
 	return at
 }
+
+// LineOf is the line where key k is set in data, 0 when it cannot tell:
+// for other packages' messages about this file (config check's
+// preflight), so that both name the same line.
+func LineOf(data []byte, k toml.Key) int { return lineOf(data, k) }
+
+// LineOfEntry is the line of one entry (value) of the list key k.
+func LineOfEntry(data []byte, k toml.Key, value string) int { return lineOfEntry(data, k, value) }

@@ -39,6 +39,7 @@
 //	lookup.go    the lookup itself: Django's session load and get_user
 //	allow.go     the allow rules: which one lets a user through (settings/allow.go parses them)
 //	loglimit.go  at most one log line a second of each kind
+//	verifykey.go does secret_key_file verify the newest sessions (config check)
 //	password.go  Django's password hashers and CheckPassword (mod_authnz_external)
 //	decode.go, signing.go, secrets.go  Django's session encodings, signing and key files
 //	store.go     the store interface, SQL dialects and queries

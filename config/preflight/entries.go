@@ -6,6 +6,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/maintgate/maintgate/whitelist"
+
+	"github.com/maintgate/maintgate/config"
 )
 
 // What a skipped entry costs, said after the entry's own error.
@@ -36,7 +38,7 @@ func (c *checker) whitelists() {
 func (c *checker) list(k toml.Key, entries []string, cost string) {
 	_, probs := whitelist.New(entries, c.cfg.Path, k.String())
 	for _, p := range probs {
-		line := lineOfEntry(c.data, k, entries[p.Index])
+		line := config.LineOfEntry(c.data, k, entries[p.Index])
 		c.r.Problems = append(c.r.Problems, Problem{
 			Where:   c.at(line, fmt.Sprintf("%s[%d]", k, p.Index)),
 			What:    fmt.Sprintf("%v: %s", p.Err, cost),

@@ -7,6 +7,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/maintgate/maintgate/authz/session"
+
+	"github.com/maintgate/maintgate/config"
 )
 
 // djangoKey checks secret_key_file against the newest sessions of the
@@ -18,7 +20,7 @@ func (c *checker) djangoKey(ctx context.Context, s *session.Checker) {
 	if s == nil || sc.Store != session.StoreDjango || sc.SecretKeyFile == "" {
 		return
 	}
-	where := c.at(lineOf(c.data, toml.Key{"session", "secret_key_file"}), "session.secret_key_file")
+	where := c.at(config.LineOf(c.data, toml.Key{"session", "secret_key_file"}), "session.secret_key_file")
 	k, err := s.VerifyKey(ctx, KeySessions)
 	if err != nil {
 		c.problem(where, fmt.Sprintf("cannot check the key against the sessions: %v", err))

@@ -11,6 +11,8 @@ import (
 
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/page"
+
+	"github.com/maintgate/maintgate/config"
 )
 
 // pages renders each page_template as `maintgate on` would, into memory:
@@ -27,7 +29,7 @@ func (c *checker) page(k toml.Key, tmpl string) {
 	if tmpl == "" {
 		return
 	}
-	where := c.at(lineOf(c.data, k), k.String())
+	where := c.at(config.LineOf(c.data, k), k.String())
 	if _, err := os.Stat(tmpl); errors.Is(err, fs.ErrNotExist) {
 		c.problem(where, fmt.Sprintf("%s does not exist, so `maintgate on` cannot render the maintenance page: create it or fix the path", tmpl))
 		return
@@ -48,7 +50,7 @@ func (c *checker) sessionBypass() {
 	if !c.md.IsDefined(key) || !c.cfg.AllowAdminDuringMaintenance || c.cfg.Session.Store != "none" {
 		return
 	}
-	c.problem(c.at(lineOf(c.data, toml.Key{key}), key),
+	c.problem(c.at(config.LineOf(c.data, toml.Key{key}), key),
 		`true, but session.store is "none": no session is checked, so no superuser can pass; `+
 			`set store = "django" under [session] (with database and secret_key_file), or remove the line`)
 }
@@ -65,9 +67,9 @@ func (c *checker) tokenKey(installed []string) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		line := lineOf(c.data, toml.Key{"token", "key_file"})
+		line := config.LineOf(c.data, toml.Key{"token", "key_file"})
 		if line == 0 {
-			line = lineOf(c.data, toml.Key{"token"})
+			line = config.LineOf(c.data, toml.Key{"token"})
 		}
 		c.problem(c.at(line, "token.key_file"), fmt.Sprintf(
 			"empty, but the install made a token key at %s: set key_file = %q under [token] to turn bypass tokens on, or delete the file to keep them off",
