@@ -36,6 +36,11 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// config is a -config given before the command (maintgate -config X
+	// status), "" when none; the command's flags take it as their default.
+	config string
+	// proc is where the map processes are looked for; "" is /proc.
+	proc string
 }
 
 var commands = map[string]command{
@@ -51,10 +56,15 @@ var commands = map[string]command{
 }
 
 func main() {
-	os.Exit(run(context.Background(), &env{os.Stdin, os.Stdout, os.Stderr, os.Getenv}, os.Args[1:]))
+	os.Exit(run(context.Background(), &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:]))
 }
 
 func run(ctx context.Context, e *env, args []string) int {
+	cfg, args, err := leadingConfig(args)
+	if err != nil {
+		return report(e.stderr, err)
+	}
+	e.config = cfg
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stderr)
 		if len(args) == 0 {
@@ -81,8 +91,54 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  maintgate %s\n", commands[n].usage)
 	}
-	fmt.Fprintf(w, "\nEvery command takes -config FILE (default $MAINTGATE_CONFIG, else %s).\n", config.DefaultPath)
+	fmt.Fprintf(w, "\nEvery command takes -config FILE, before or after the command (default $MAINTGATE_CONFIG, else %s).\n", config.DefaultPath)
 	fmt.Fprintln(w, "--site NAME is a [sites.NAME] of the config, or default: the server-wide switch.")
+}
+
+// leadingConfig takes a -config FILE (or --config, or =FILE) given before
+// the command off args: the form `alias mg='maintgate -config X'` makes.
+// It returns the file, "" when there is none, and the rest of args.
+func leadingConfig(args []string) (string, []string, error) {
+	if len(args) == 0 {
+		return "", args, nil
+	}
+	name, val, hasVal := strings.Cut(args[0], "=")
+	if name != "-config" && name != "--config" {
+		return "", args, nil
+	}
+	rest := args[1:]
+	if !hasVal {
+		if len(rest) == 0 {
+			return "", nil, usageError("-config needs a file name")
+		}
+		val, rest = rest[0], rest[1:]
+	}
+	if val == "" {
+		return "", nil, usageError("-config needs a file name")
+	}
+	return val, rest, nil
+}
+
+// configFlag is the -config flag. Given before the command too, it is
+// refused after it: which of the two was meant cannot be known.
+type configFlag struct {
+	path   string
+	before string // the -config given before the command
+}
+
+func (c *configFlag) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.path
+}
+
+func (c *configFlag) Set(s string) error {
+	if c.before != "" {
+		return fmt.Errorf("-config %s was given before the command too; give it once", c.before)
+	}
+	c.path = s
+	return nil
 }
 
 // flags makes a subcommand's flag set with the -config flag every command
@@ -90,11 +146,15 @@ func usage(w io.Writer) {
 func flags(e *env, name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("maintgate "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	def := e.getenv("MAINTGATE_CONFIG")
-	if def == "" {
-		def = config.DefaultPath
+	c := &configFlag{path: e.config, before: e.config}
+	if c.path == "" {
+		c.path = e.getenv("MAINTGATE_CONFIG")
 	}
-	return fs, fs.String("config", def, "configuration `file`")
+	if c.path == "" {
+		c.path = config.DefaultPath
+	}
+	fs.Var(c, "config", "configuration `file`")
+	return fs, &c.path
 }
 
 // parse parses args and rejects stray arguments.
