@@ -15,24 +15,26 @@ import (
 
 // logSink is the file (or stderr) that log lines end up in. It reopens the
 // file when logrotate moves it away, and it never returns an error to the
-// logger: a full disk or a deleted file must not cost an answer.
+// logger: a full disk or a deleted file must not cost an answer. A file
+// that cannot be opened (its directory missing, no permission) is not an
+// error either: lines go to stderr (Apache's error log) meanwhile, and
+// checkRotated, at every watcher tick, tries the file again.
 type logSink struct {
 	mu   sync.Mutex
 	path string
-	f    *os.File
+	std  *os.File // stderr
+	f    *os.File // the file, or std while there is none
 	ino  uint64
 }
 
-func openSink(path string) (*logSink, error) {
-	s := &logSink{path: path}
+// openSink returns a sink writing to path, or to std when path is "" or
+// cannot be opened; then the error says why.
+func openSink(path string, std *os.File) (*logSink, error) {
+	s := &logSink{path: path, std: std, f: std}
 	if path == "" {
-		s.f = os.Stderr
 		return s, nil
 	}
-	if err := s.reopen(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return s, s.reopen()
 }
 
 func (s *logSink) reopen() error {
@@ -52,27 +54,33 @@ func (s *logSink) reopen() error {
 	old := s.f
 	s.f, s.ino = f, ino
 	s.mu.Unlock()
-	if old != nil && old != os.Stderr {
+	if old != s.std {
 		old.Close()
 	}
 	return nil
 }
 
 // checkRotated reopens the file when its path no longer names the file we
-// write to (moved by logrotate, or deleted).
+// write to (moved by logrotate, or deleted), and tries again to open a
+// file that could not be opened.
 func (s *logSink) checkRotated() {
 	if s.path == "" {
 		return
 	}
-	fi, err := os.Stat(s.path)
-	if err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == s.ino {
+	s.mu.Lock()
+	opened, ino := s.f != s.std, s.ino
+	s.mu.Unlock()
+	if opened {
+		fi, err := os.Stat(s.path)
+		if err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == ino {
+				return
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return
 	}
-	s.reopen() // on failure keep writing to the old file
+	s.reopen() // on failure keep writing where we write
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
@@ -85,7 +93,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 func (s *logSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f != nil && s.f != os.Stderr {
+	if s.f != s.std {
 		return s.f.Close()
 	}
 	return nil
@@ -107,18 +115,27 @@ type LogOptions struct {
 	// Async puts a batching buffer between the logger and the file, so a
 	// flood of redirect lines never waits on the disk; used by `map`.
 	Async bool
+	// Stderr is where lines go without a file; nil is os.Stderr (tests
+	// set it).
+	Stderr *os.File
 }
 
-// NewLogger opens the log destination.
+// NewLogger opens the log destination. A File that cannot be opened is
+// no failure: an answer matters more than its log line, and Apache does
+// not restart a map that exits. The logger then writes to stderr, says so
+// there, and the watcher tries the file again at every tick (PollInterval)
+// until it opens; the error result is kept for the callers' sake and is
+// always nil.
 func NewLogger(o LogOptions) (*Logger, error) {
 	lvl, err := zerolog.ParseLevel(o.Level)
 	if err != nil || o.Level == "" {
 		lvl = zerolog.InfoLevel
 	}
-	sink, err := openSink(o.File)
-	if err != nil {
-		return nil, err
+	std := o.Stderr
+	if std == nil {
+		std = os.Stderr
 	}
+	sink, openErr := openSink(o.File, std)
 	var w io.Writer = sink
 	l := &Logger{sink: sink, closer: sink}
 	if o.Async {
@@ -129,10 +146,24 @@ func NewLogger(o LogOptions) (*Logger, error) {
 	if o.Format == "console" {
 		// Above the async writer: it formats one event per Write, and the
 		// async writer hands on many lines at once.
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: o.File != ""}
+		// Colour only on a terminal: stderr is Apache's error log when
+		// Apache starts the map, and a file is never one.
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: o.File != "" || !isTerminal(std)}
 	}
 	l.Logger = zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "maintgate").Logger()
+	if openErr != nil {
+		l.Error().Err(openErr).Stringer("retry_every", PollInterval).
+			Msg("cannot open log.file; logging to stderr until it opens, tried again at every watcher tick (maintgate status says whether the map has it open)")
+	}
 	return l, nil
+}
+
+// isTerminal says whether f is a terminal: a character device. It errs
+// towards colour only for the null device, where it does no harm, and it
+// needs no ioctl, so it is the same on every Unix.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 type closeBoth struct {
