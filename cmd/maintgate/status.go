@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/flagfile"
+	"github.com/maintgate/maintgate/gate"
 )
 
 // statusUsage is status's usage line; what the first line means is part
@@ -125,11 +131,17 @@ func printProcesses(e *env, cfg *config.Config, all map[string]siteSwitch, state
 		}
 		fmt.Fprintf(e.stdout, "  warning: state map %s is missing or unreadable: Apache refuses to start without it, and a running Apache asks maintgate for every request; run maintgate %s to write it\n", cfg.StateMap, want)
 	}
-	if pids := mapProcesses(); len(pids) > 0 {
-		fmt.Fprintf(e.stdout, "  map:     running (pid %s)\n", strings.Trim(fmt.Sprint(pids), "[]"))
+	maps := mapProcesses(e.proc)
+	if len(maps) > 0 {
+		pids := make([]string, len(maps))
+		for i, m := range maps {
+			pids[i] = strconv.Itoa(m.pid)
+		}
+		fmt.Fprintf(e.stdout, "  map:     running (pid %s)\n", strings.Join(pids, " "))
 	} else if down {
-		fmt.Fprintln(e.stdout, "  warning: no maintgate map process is running on this host: if Apache runs here, every gated request of a site in maintenance is redirected, admins included; a graceful restart (systemctl reload apache2) starts it again")
+		fmt.Fprintf(e.stdout, "  warning: %s\n", noMapWarning(""))
 	}
+	printLog(e, cfg, maps)
 }
 
 // siteFlag is the --site a command needs to act on name.
@@ -182,28 +194,117 @@ func rel(t, now time.Time) string {
 	return (-d).String() + " ago"
 }
 
-// mapProcesses lists the pids of running `maintgate map` processes, read
-// from /proc: Apache does not restart a map that died, and nothing else
-// would tell the operator.
-func mapProcesses() []int {
-	entries, err := os.ReadDir("/proc")
+// mapProc is a running `maintgate map` process.
+type mapProc struct {
+	pid    int
+	config string // the -config it was started with, absolute; "" when none
+}
+
+// mapProcesses lists the running `maintgate map` processes, read from the
+// proc directory (/proc, or env.proc in tests): Apache does not restart a
+// map that died, and nothing else would tell the operator. status and
+// check both ask it.
+func mapProcesses(proc string) []mapProc {
+	if proc == "" {
+		proc = "/proc"
+	}
+	entries, err := os.ReadDir(proc)
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	var maps []mapProc
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		b, err := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
 		if err != nil {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) >= 2 && filepath.Base(args[0]) == "maintgate" && args[1] == "map" {
-			pids = append(pids, pid)
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(args) < 2 || filepath.Base(args[0]) != "maintgate" {
+			continue
+		}
+		// Apache's RewriteMap line may put -config before map, too.
+		cfg, rest, err := leadingConfig(args[1:])
+		if err != nil || len(rest) == 0 || rest[0] != "map" {
+			continue
+		}
+		fs := flag.NewFlagSet("map", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		after := fs.String("config", "", "")
+		if fs.Parse(rest[1:]) == nil && *after != "" {
+			cfg = *after
+		}
+		if cfg != "" && !filepath.IsAbs(cfg) {
+			cwd, _ := os.Readlink(filepath.Join(proc, e.Name(), "cwd"))
+			cfg = filepath.Join(cwd, cfg)
+		}
+		maps = append(maps, mapProc{pid: pid, config: cfg})
+	}
+	return maps
+}
+
+// printLog says whether the map writes to log.file: one that cannot open
+// it writes to stderr (Apache's error log) and tries again at every tick.
+// The open files of a map of this config answer that, when this user may
+// read them (root, or the map's user); else status tries the file itself.
+func printLog(e *env, cfg *config.Config, maps []mapProc) {
+	file := cfg.Log.File
+	if file == "" {
+		return
+	}
+	for _, m := range maps {
+		if m.config != cfg.Path {
+			continue
+		}
+		switch open, known := hasOpen(e.proc, m.pid, file); {
+		case known && open:
+			fmt.Fprintf(e.stdout, "  log:     %s\n", file)
+			return
+		case known:
+			fmt.Fprintf(e.stdout, "  warning: maintgate map (pid %d) has not opened log.file %s: it logs to stderr (Apache's error log) and tries again every %s; check that the directory exists and Apache's user may write there\n", m.pid, file, gate.PollInterval)
+			return
 		}
 	}
-	return pids
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The map creates it, given a directory it may write to.
+		err = syscall.Access(filepath.Dir(file), 2 /* W_OK */)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stdout, "  warning: log.file %s cannot be opened (%v): maintgate map logs to stderr (Apache's error log) until it can, and tries again every %s\n", file, err, gate.PollInterval)
+		return
+	}
+	if f != nil {
+		f.Close()
+	}
+	fmt.Fprintf(e.stdout, "  log:     %s\n", file)
+}
+
+// hasOpen says whether process pid has file open; known is false when its
+// open files cannot be read.
+func hasOpen(proc string, pid int, file string) (open, known bool) {
+	if proc == "" {
+		proc = "/proc"
+	}
+	dir := filepath.Join(proc, strconv.Itoa(pid), "fd")
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false, false
+	}
+	for _, fd := range fds {
+		if t, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && t == file {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// noMapWarning says that no map process runs and what Apache then does;
+// also is what it means for the request at hand ("" for none).
+func noMapWarning(also string) string {
+	return "no maintgate map process is running on this host: if Apache runs here, every gated request of a site in maintenance is redirected, admins included" +
+		also + "; a graceful restart (systemctl reload apache2) starts it again"
 }
