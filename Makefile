@@ -10,5 +10,9 @@ test:   ## everything CI runs: gofmt, go vet, go test -race ./..., brief fuzzing
 bench:  ## benchmarks: bench/results/ and BENCHMARKS.md
 	scripts/bench.sh
 
-build:
-	CGO_ENABLED=0 go build -trimpath -o maintgate ./cmd/maintgate
+# The version `maintgate version` prints: the tag, commits since, -dirty.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+OUT ?= maintgate
+
+build:  ## ./maintgate (OUT=path to put it elsewhere), static, version stamped
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(OUT) ./cmd/maintgate

@@ -99,7 +99,9 @@ if [ -n "${MAINTGATE_BINARY:-}" ]; then
 else
     command -v go >/dev/null || die "go is needed to build maintgate (https://go.dev/dl/), or set MAINTGATE_BINARY"
     say "building maintgate ..."
-    (cd "$repo" && go build -o "$dir/maintgate" ./cmd/maintgate)
+    # Stamped as make build stamps it, so `mg version` names what runs.
+    version=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo devel)
+    (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$version" -o "$dir/maintgate" ./cmd/maintgate)
 fi
 mg="$dir/maintgate"
 head -c 32 /dev/urandom > "$dir/token.key"
@@ -186,6 +188,11 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
         if [ "$1" = "$2" ]; then say "ok    $3: $2"; else say "FAIL  $3: got $2, want $1"; fail=1; fi
     }
     check 200 "$(status "$base/de/map/")" "maintenance off, /de/map/"
+    # The walkthrough's alias puts -config before the command.
+    check 0 "$("$mg" -config "$dir/maintgate.toml" status >/dev/null; echo $?)" "maintgate -config FILE status"
+    if [ -z "${MAINTGATE_BINARY:-}" ]; then
+        check "maintgate $version" "$("$mg" version | cut -d' ' -f1,2)" "maintgate version"
+    fi
     # The next request is gated at once: `on` writes the state map, and the
     # map process re-reads the flag before it answers.
     "$mg" on -config "$dir/maintgate.toml" --message "Demo maintenance" >/dev/null
@@ -202,6 +209,9 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
     check 200 "$(status "$base/de/map/")" "site shop on, the vhost without a site /de/map/"
     "$mg" off -config "$dir/maintgate.toml" --site shop >/dev/null
     check 200 "$(status "$shop/de/map/")" "site shop off, shop /de/map/"
+    # Console logs without colour codes in Apache's error log.
+    colour=none; grep -q $'\e\[' "$dir/error.log" && colour="ANSI escapes"
+    check none "$colour" "colour codes in error.log"
     [ $fail = 0 ] || { tail -n 30 "$dir/error.log" >&2; exit 1; }
     say "demo self-test passed"
     exit 0
