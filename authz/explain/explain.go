@@ -19,7 +19,7 @@ func Decision(d authz.Decision, path string) string {
 		return "allow: maintenance is not active"
 	case authz.AllowedPath:
 		if d.Detail == authz.WindowPathDetail {
-			return fmt.Sprintf("allow: %s: %s", path, d.Detail)
+			return fmt.Sprintf("allow: %s is a %s", path, d.Detail)
 		}
 		return fmt.Sprintf("allow: %s is an always-allowed path (allow_paths)", path)
 	case authz.AdminPath:
