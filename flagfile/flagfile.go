@@ -5,6 +5,9 @@
 // made with touch is valid, and so is a file whose contents cannot be read
 // (fail closed). `maintgate on` writes metadata into it as TOML: a message, a
 // window (start, until) and addresses whitelisted for this window only.
+//
+// ack.go holds the third file: the running map's acknowledgement of the
+// flags it has applied, which `maintgate on` and `off` wait for.
 package flagfile
 
 import (
