@@ -25,6 +25,8 @@
 //	             txt: state map that mirrors them, one line per site
 //	stamp.go     file stamps (one stat) and the files that mean a reload
 //	watch.go     the watcher goroutine and the reload it makes
+//	notify.go    inotify on the flags' directories: a change applied at once
+//	ack.go       the acknowledgement beside the state map that on/off wait for
 package gate
 
 import (
