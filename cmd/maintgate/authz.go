@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/maintgate/maintgate/authz/extauth"
@@ -18,6 +20,14 @@ func runAuthz(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// mod_authnz_external waits for us (APR_WAIT) and never means to stop
+	// us, but it registers each checker with a pool for "kill after
+	// timeout" by the address of a stack variable: a cleanup of that pool
+	// can SIGTERM whatever pid that memory holds by then, which under load
+	// was a checker still at work (Apache logged "External authenticator
+	// died on signal 15" and answered 401 to a whitelisted address). We
+	// finish in milliseconds; a real stop still has SIGKILL 3 s later.
+	signal.Ignore(syscall.SIGTERM)
 	req := extauth.ReadRequest(e.getenv, e.stdin)
 	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath})
 	if err != nil {
