@@ -23,8 +23,6 @@ package flagfile
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,25 +124,4 @@ func ReadAck(path string) (Ack, error) {
 
 // writeNoSync is WriteAtomic without the fsync, which costs milliseconds
 // on a disk and buys nothing for a file that describes a live process.
-func writeNoSync(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+func writeNoSync(path string, data []byte) error { return writeRenamed(path, data, 0o644, false) }

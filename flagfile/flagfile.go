@@ -120,10 +120,18 @@ func Remove(path string) error {
 	return nil
 }
 
-// WriteAtomic writes data to path through a temporary file and a rename.
+// WriteAtomic writes data to path through a temporary file and a rename,
+// synced first: a reader sees the old file or the new one, whole, even
+// after a crash.
 func WriteAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	return writeRenamed(path, data, mode, true)
+}
+
+// writeRenamed writes data into a temporary file beside path, syncs it
+// when asked, and renames it over path; on any error it removes the
+// temporary file and leaves path as it was.
+func writeRenamed(path string, data []byte, mode os.FileMode, sync bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -132,7 +140,7 @@ func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 	if err == nil {
 		err = tmp.Chmod(mode)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -33,7 +33,7 @@ func (g *Gate) ack(a *acker) {
 	path := flagfile.AckPath(s.Config.StateMap)
 	vs := a.buf[:0]
 	for _, st := range s.SiteList {
-		vs = append(vs, flagfile.SiteVersion{Name: st.Name, Version: st.flag.stamp.version()})
+		vs = append(vs, flagfile.SiteVersion{Name: st.Name, Version: st.flag.stamp})
 	}
 	a.buf = vs
 	if path == a.path && slices.Equal(vs, a.sites) && statStamp(path) == a.stamp {
@@ -50,12 +50,6 @@ func (g *Gate) ack(a *acker) {
 	a.path = path
 	a.sites = append(a.sites[:0], vs...)
 	a.stamp = statStamp(path)
-}
-
-// version is the stamp as the acknowledgement writes it; it must be what
-// flagfile.StatVersion makes of the same stat.
-func (s stamp) version() flagfile.Version {
-	return flagfile.Version{Exists: s.exists, Err: s.err, Dev: s.dev, Ino: s.ino, Mode: s.mode, Size: s.size, Mtime: s.mtime, Ctime: s.ctime}
 }
 
 // flagPaths are the flag files of every site, for the notifier.

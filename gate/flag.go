@@ -164,7 +164,7 @@ func (g *Gate) syncState(s *Snapshot, now time.Time) {
 		lines = append(lines, flagfile.SiteState{Name: st.Name, State: v})
 	}
 	g.stateBuf = lines
-	if g.lastLines != nil && cur.exists && cur == g.stateStamp && slices.Equal(lines, g.lastLines) {
+	if g.lastLines != nil && cur.Exists && cur == g.stateStamp && slices.Equal(lines, g.lastLines) {
 		return
 	}
 	if _, err := flagfile.WriteStates(path, lines); err != nil {

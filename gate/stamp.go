@@ -1,42 +1,22 @@
 package gate
 
 import (
-	"syscall"
-
 	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/flagfile"
 )
 
-// stamp identifies one version of a file cheaply, from one stat. The ctime
-// is in it because the mtime is not enough: a file rewritten in place with
-// the same size and its mtime put back (touch -r, rsync -t, a restore)
-// keeps inode, size and mtime, but the kernel moves its ctime on every
-// write, chmod and utimes, and nothing but the kernel can set it.
-type stamp struct {
-	exists bool
-	dev    uint64
-	ino    uint64
-	mode   uint32
-	size   int64
-	mtime  int64
-	ctime  int64
-	err    bool
-}
+// stamp identifies one version of a file cheaply, from one stat
+// (flagfile.Version, which the on/off acknowledgement writes too). The
+// ctime is in it because the mtime is not enough: a file rewritten in
+// place with the same size and its mtime put back (touch -r, rsync -t, a
+// restore) keeps inode, size and mtime, but the kernel moves its ctime on
+// every write, chmod and utimes, and nothing but the kernel can set it.
+type stamp = flagfile.Version
 
-// statStamp stats path without allocating (syscall.Stat, not os.Stat): the
-// answer path calls it for a line that arrives while maintenance looks off.
-func statStamp(path string) stamp {
-	var st syscall.Stat_t
-	for {
-		err := syscall.Stat(path, &st)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return stamp{err: err != syscall.ENOENT && err != syscall.ENOTDIR}
-		}
-		return stamp{exists: true, dev: st.Dev, ino: st.Ino, mode: st.Mode, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
-	}
-}
+// statStamp stats path without allocating a stat buffer (syscall.Stat,
+// not os.Stat): the answer path calls it for a line that arrives while
+// maintenance looks off.
+func statStamp(path string) stamp { return flagfile.StatVersion(path) }
 
 // watched lists the files whose change means a reload.
 func watched(c *config.Config) []string {
