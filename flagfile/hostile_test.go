@@ -1,13 +1,13 @@
 package flagfile
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maintgate/maintgate/internal/regfile/regfiletest"
 )
 
 // hostileFlags makes one flag path per kind of file that is not a regular
@@ -16,41 +16,13 @@ import (
 func hostileFlags(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
-	paths := map[string]string{}
-	mk := func(typ, name string, f func(p string) error) {
-		p := filepath.Join(dir, name)
-		if err := f(p); err != nil {
-			t.Fatal(err)
-		}
-		paths[typ] = p
+	paths := regfiletest.Hostile(t, dir)
+	huge := filepath.Join(dir, "huge")
+	if err := os.WriteFile(huge, []byte("message = \""+strings.Repeat("x", MaxSize)+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	mk("named pipe (FIFO)", "fifo", func(p string) error { return syscall.Mkfifo(p, 0o644) })
-	mk("character device", "zero", func(p string) error { return os.Symlink("/dev/zero", p) })
-	mk("directory", "dir", func(p string) error { return os.Mkdir(p, 0o755) })
-	mk("socket", "sock", func(p string) error {
-		l, err := net.Listen("unix", p)
-		if err == nil {
-			t.Cleanup(func() { l.Close() })
-		}
-		return err
-	})
-	mk("longer than 1 MiB", "huge", func(p string) error {
-		return os.WriteFile(p, []byte("message = \""+strings.Repeat("x", MaxSize)+"\"\n"), 0o644)
-	})
+	paths["longer than 1 MiB"] = huge
 	return paths
-}
-
-// within fails the test when f has not returned after d: a hang must fail
-// the test, not stall it until the test binary's own timeout.
-func within(t *testing.T, d time.Duration, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("%s: still blocked after %s", what, d)
-	}
 }
 
 // TestReadHostileFlag: a flag path that is not a regular file, or is one
@@ -61,7 +33,7 @@ func TestReadHostileFlag(t *testing.T) {
 		var present bool
 		var f Flag
 		var err error
-		within(t, 5*time.Second, typ, func() { present, f, err = Read(p) })
+		regfiletest.Within(t, 5*time.Second, typ, func() { present, f, err = Read(p) })
 		if !present || f.Message != "" || err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), typ) {
 			t.Errorf("%s: present=%v message=%d bytes err=%v; want present, no metadata, an error naming %s and %q", typ, present, len(f.Message), err, p, typ)
 		}
@@ -73,7 +45,7 @@ func TestReadHostileFlag(t *testing.T) {
 // at the flag or state map path; on replaces a FIFO or file by a flag.
 func TestOnOffOverHostileFlag(t *testing.T) {
 	for typ, p := range hostileFlags(t) {
-		within(t, 5*time.Second, typ, func() {
+		regfiletest.Within(t, 5*time.Second, typ, func() {
 			Read(p)
 			err := Write(p, Flag{Message: "back soon"})
 			if typ == "directory" {
@@ -91,7 +63,7 @@ func TestOnOffOverHostileFlag(t *testing.T) {
 		})
 	}
 	for typ, p := range hostileFlags(t) {
-		within(t, 5*time.Second, "state map: "+typ, func() {
+		regfiletest.Within(t, 5*time.Second, "state map: "+typ, func() {
 			if s := ReadState(p); s != "" {
 				t.Errorf("state map that is a %s read as %q", typ, s)
 			}

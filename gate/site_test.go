@@ -10,6 +10,8 @@ import (
 	"github.com/maintgate/maintgate/authz/token"
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/rewritemap"
+
+	"github.com/maintgate/maintgate/internal/regfile/regfiletest"
 )
 
 // site is a configuration directory for one Gate under test: the config,
@@ -94,18 +96,8 @@ func (s *site) closeGate(g *Gate) string {
 
 func (s *site) state() flagfile.State { return flagfile.ReadState(s.path("state.map")) }
 
-// within fails the test when f has not returned after d: a hang must fail
-// the test, not stall it until the binary's own timeout.
-func within(t testing.TB, d time.Duration, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("%s: still blocked after %s", what, d)
-	}
-}
+// within is regfiletest.Within: a hang fails the test.
+var within = regfiletest.Within
 
 // eventually polls cond for up to 5 s (a thousand ticks of the watcher).
 func eventually(t testing.TB, what string, cond func() bool) {

@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maintgate/maintgate/internal/regfile/regfiletest"
 )
 
 // vector is one line of testdata/vectors.txt, made by a real Django with
@@ -279,25 +280,11 @@ func TestLoadSecrets(t *testing.T) {
 // secret_key_file is refused at once, naming its type, never read (a FIFO
 // would block the map's start; /dev/zero would fill its memory).
 func TestLoadSecretsNotRegular(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
-	for path, typ := range map[string]string{fifo: "named pipe", zero: "character device", dir: "directory"} {
-		done := make(chan error, 1)
-		go func() { _, err := LoadSecrets(path); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), typ) || !strings.Contains(err.Error(), path) {
-				t.Errorf("LoadSecrets(%s): %v, want an error naming the path and %q", path, err, typ)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("LoadSecrets(%s) blocked", path)
+	for typ, path := range regfiletest.Hostile(t, t.TempDir()) {
+		var err error
+		regfiletest.Within(t, 5*time.Second, "LoadSecrets "+typ, func() { _, err = LoadSecrets(path) })
+		if err == nil || !strings.Contains(err.Error(), typ) || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadSecrets(%s): %v, want an error naming the path and %q", path, err, typ)
 		}
 	}
 }
