@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,7 +147,7 @@ func (n *notifier) read() {
 				n.whole = false
 				hit = true
 			default:
-				if i := indexZero(name); i >= 0 {
+				if i := bytes.IndexByte(name, 0); i >= 0 {
 					name = name[:i]
 				}
 				hit = hit || n.names[ev.Wd][string(name)]
@@ -157,15 +158,6 @@ func (n *notifier) read() {
 			n.kick()
 		}
 	}
-}
-
-func indexZero(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 // close stops the reader and releases the inotify instance.
