@@ -82,6 +82,11 @@ type Options struct {
 	Interval time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// SessionWait, when set, replaces session.lookup_timeout: for a
+	// one-shot process that holds nobody else's pipe (the forked
+	// `maintgate authz` checker, which opens the database cold for each
+	// request and would answer a valid session 401 after 100 ms).
+	SessionWait time.Duration
 }
 
 // Gate answers key lines. Answer is not safe for concurrent use (the map

@@ -48,7 +48,7 @@ func (g *Gate) build(cfg *config.Config, prev *Snapshot) (*Snapshot, error) {
 		if prev != nil && prev.Sessions != nil && prev.Config.Session.Equal(cfg.Session) && !g.changed(cfg.Session.SecretKeyFile) {
 			s.Sessions = prev.Sessions
 		} else {
-			c, w, err := openSessions(cfg, g.Logger)
+			c, w, err := openSessions(cfg, g.Logger, g.opts.SessionWait)
 			if err != nil {
 				return nil, err
 			}
@@ -111,7 +111,9 @@ func loadKey(cfg *config.Config, r *loadReport) []byte {
 	return key
 }
 
-func openSessions(cfg *config.Config, logger func() *zerolog.Logger) (*session.Checker, string, error) {
+// openSessions opens the session checker cfg describes; wait, when set,
+// is the longest a lookup is waited for in place of lookup_timeout.
+func openSessions(cfg *config.Config, logger func() *zerolog.Logger, wait time.Duration) (*session.Checker, string, error) {
 	sc := cfg.Session
 	o := session.Options{
 		Store:            sc.Store,
@@ -128,6 +130,9 @@ func openSessions(cfg *config.Config, logger func() *zerolog.Logger) (*session.C
 		MissRate:         sc.MissRate,
 		MaxConns:         sc.MaxConns,
 		SessionCookieAge: sc.CookieAge.Duration,
+	}
+	if wait > 0 {
+		o.LookupTimeout = wait
 	}
 	var warning string
 	if sc.SecretKeyFile != "" {

@@ -243,7 +243,9 @@ var benchPage = "<!doctype html><title>bench</title>\n" + strings.Repeat("<p>Lor
 // /robots.txt, which maintgate always allows): a static page that
 // maintenance does gate.
 func withStaticPages(conf string) string {
-	return strings.Replace(conf, "    ProxyPass / http", "    ProxyPass /pages/ !\n    ProxyPass / http", 1)
+	// The main vhost's own line: the site vhosts above it in the template
+	// have theirs too, indented deeper.
+	return strings.Replace(conf, "\n    ProxyPass /robots.txt !\n", "\n    ProxyPass /robots.txt !\n    ProxyPass /pages/ !\n", 1)
 }
 
 // probe checks what one request gets before and after the measurements,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/maintgate/maintgate/authz/extauth"
 	"github.com/maintgate/maintgate/authz/lockout"
+	"github.com/maintgate/maintgate/authz/session/settings"
 	"github.com/maintgate/maintgate/gate"
 )
 
@@ -29,7 +30,9 @@ func runAuthz(ctx context.Context, e *env, args []string) error {
 	// finish in milliseconds; a real stop still has SIGKILL 3 s later.
 	signal.Ignore(syscall.SIGTERM)
 	req := extauth.ReadRequest(e.getenv, e.stdin)
-	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath})
+	// The module waits for this process alone, not the whole server: a
+	// session lookup on a database opened cold may take the query timeout.
+	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath, SessionWait: settings.QueryTimeout})
 	if err != nil {
 		return err
 	}
