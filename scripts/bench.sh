@@ -201,7 +201,7 @@ def ratio(a, b, path):
 labels = [
     ("apache", "Apache alone (no maintgate snippet, no map)"),
     ("off", "shipped config, maintenance off"),
-    ("state_only", "only the contract's state-map check (`RewriteCond ${mgstate:state\\|on} =on`), maintenance off"),
+    ("state_only", "only the contract's state-map check (the site copied into a variable, `RewriteCond ${mgstate:%{ENV:MAINTGATE_SITE}\\|on} =on`), maintenance off"),
     ("on_redirect", "shipped config, maintenance on: redirected"),
     ("on_redirect_quiet", "… the same with log.level = \"warn\" (no line per redirect)"),
     ("echo_redirect", "shipped config, C echo answering `redirect` (floor)"),
