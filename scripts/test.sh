@@ -27,7 +27,9 @@ for target in rewritemap:FuzzServe:250000 rewritemap:FuzzParseKey:800000 \
 	authz/token:FuzzVerify:500000 authz/token:FuzzRoundTrip:500000 \
 	authz/session:FuzzDecodeSessionData:45000 \
 	authz:FuzzCookieAt:300000 authz:FuzzPathRule:300000 authz:FuzzIsLanguageCode:300000 \
-	rewritemap:FuzzParseLine:400000 rewritemap:FuzzParseAddr:400000; do
+	rewritemap:FuzzParseLine:400000 rewritemap:FuzzParseAddr:400000 \
+	flagfile:FuzzParse:250000 flagfile:FuzzStates:30000 authz/lockout:FuzzParseEntry:300000 \
+	authz/session/settings:FuzzParseAllow:400000; do
 	IFS=: read -r pkg fn n <<<"$target"
 	corpus=$pkg/testdata/fuzz/$fn
 	before=$(ls "$corpus" 2>/dev/null || true)
