@@ -62,7 +62,20 @@ func StartMariaDB(t testing.TB) *MariaDB {
 		runAs = []string{"--user=" + uname}
 	}
 
-	args := append([]string{"--no-defaults", "--datadir=" + data,
+	// A temporary directory of its own: with the default /tmp, servers
+	// bootstrapped at once by parallel test packages failed ("Could not
+	// remove temporary table '/tmp/#sql-temptable-…'", then "Unknown table
+	// 'mysql.tmp_user_sys'"). Sticky and world-writable, for a server that
+	// switches to another user.
+	tmp := filepath.Join(m.dir, "tmp")
+	if err := os.Mkdir(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o1777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	mariadbTmp := "--tmpdir=" + tmp
+	args := append([]string{"--no-defaults", "--datadir=" + data, mariadbTmp,
 		"--auth-root-authentication-method=normal", "--skip-test-db"}, runAs...)
 	args = append(args, mariadbFast...)
 	inst := exec.Command(install, args...)
@@ -110,7 +123,7 @@ func (m *MariaDB) start(server, data string, runAs []string) error {
 		return err
 	}
 	defer logf.Close()
-	args := append([]string{"--no-defaults", "--datadir=" + data,
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + filepath.Join(m.dir, "tmp"),
 		"--port=" + strconv.Itoa(m.Port), "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(m.dir, "mysqld.sock"),
 		"--pid-file=" + filepath.Join(m.dir, "mysqld.pid"),
