@@ -50,10 +50,15 @@ type Config struct {
 	// and end time. Both empty: the page is left alone.
 	PageTemplate string `toml:"page_template"`
 	PageFile     string `toml:"page_file"`
+	// StatsFile is where `maintgate map` writes its counters every 10 s
+	// (node_exporter's textfile format); "" writes none.
+	StatsFile string `toml:"stats_file"`
 
 	Log     Log     `toml:"log"`
 	Token   Token   `toml:"token"`
 	Session Session `toml:"session"`
+	Panel   Panel   `toml:"panel"` // operate.go
+	Fleet   Fleet   `toml:"fleet"` // operate.go
 	// Sites are the [sites.NAME] tables (sites.go); the server-wide
 	// switch above is the site DefaultSite.
 	Sites map[string]Site `toml:"sites"`
@@ -137,6 +142,9 @@ func Default() *Config {
 		Whitelist:                   []string{},
 		TrustedProxies:              []string{},
 		OnError:                     "redirect",
+		StatsFile:                   DefaultStatsFile,
+		Panel:                       defaultPanel(),
+		Fleet:                       defaultFleet(),
 		Log:                         Log{Level: "info", Format: "json"},
 		Token:                       Token{Cookie: "maintgate_bypass"},
 		// The session checker's own defaults, written once.
@@ -207,7 +215,8 @@ func Parse(data []byte, name string) (*Config, error) {
 // directory, not to whatever directory Apache or the operator ran us from.
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{&c.FlagFile, &c.StateMap, &c.WhitelistFile, &c.PageTemplate, &c.PageFile,
-		&c.Log.File, &c.Token.KeyFile, &c.Session.SecretKeyFile} {
+		&c.Log.File, &c.Token.KeyFile, &c.Session.SecretKeyFile,
+		&c.StatsFile, &c.Panel.HtpasswdFile, &c.Panel.AuditLog} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -283,6 +292,7 @@ func (c *Config) validate() []string {
 	if (c.PageTemplate == "") != (c.PageFile == "") {
 		bad("page_template", "page_template and page_file go together")
 	}
+	p = append(p, c.validateOperate()...)
 	return append(p, c.validateSession()...)
 }
 
@@ -350,8 +360,11 @@ func cleanPrefixes(in []string) []string {
 }
 
 // Encode writes the effective configuration as TOML, for `config check`.
+// The fleet's Redis URL is printed without its password.
 func (c *Config) Encode(w *bufio.Writer) error {
-	if err := toml.NewEncoder(w).Encode(c); err != nil {
+	shown := *c
+	shown.Fleet.Redis = RedactURL(c.Fleet.Redis)
+	if err := toml.NewEncoder(w).Encode(&shown); err != nil {
 		return err
 	}
 	return w.Flush()

@@ -21,9 +21,13 @@ wanted=(
 	sqlite3:/usr/bin/sqlite3
 	curl:/usr/bin/curl
 	chromium:/usr/bin/chromium
+	apache2-utils:/usr/bin/htpasswd
+	redis-server:/usr/bin/redis-server
+	gunicorn:/usr/bin/gunicorn
+	lintian:/usr/bin/lintian
 )
 if [ "${MAINTGATE_BENCH_DEPS:-}" != "" ]; then
-	wanted+=(wrk:/usr/bin/wrk gunicorn:/usr/bin/gunicorn python3-matplotlib:/usr/lib/python3/dist-packages/matplotlib)
+	wanted+=(wrk:/usr/bin/wrk python3-matplotlib:/usr/lib/python3/dist-packages/matplotlib)
 fi
 missing=()
 for w in "${wanted[@]}"; do

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// operate.go: the keys of what runs beside the map: the map's counters
+// file, the control panel and the fleet link.
+
+// Panel is the [panel] table: `maintgate panel`, the web control panel.
+type Panel struct {
+	// Listen is host:port, or unix:/path for a socket.
+	Listen string `toml:"listen"`
+	// Auth lists the sign-in methods: "django" (a session of a user the
+	// gate's session rule lets through as superuser) and "htpasswd".
+	Auth         []string `toml:"auth"`
+	HtpasswdFile string   `toml:"htpasswd_file"`
+	// AuditLog receives one JSON line per change, from the panel and the
+	// command line alike.
+	AuditLog string `toml:"audit_log"`
+}
+
+// Fleet is the [fleet] table: one switch for many servers through Redis.
+type Fleet struct {
+	// Redis is redis://[:password@]host:port/db or rediss://…; empty: no
+	// fleet, each host keeps its own flag files.
+	Redis  string   `toml:"redis"`
+	Key    string   `toml:"key"`
+	Resync Duration `toml:"resync"`
+}
+
+// Panel and fleet defaults (DESIGN.md).
+const (
+	DefaultStatsFile   = "/var/lib/maintgate/stats.prom"
+	DefaultPanelListen = "127.0.0.1:8099"
+	DefaultAuditLog    = "/var/log/maintgate/audit.log"
+	DefaultFleetKey    = "maintgate"
+	DefaultResync      = 30 * time.Second
+)
+
+func defaultPanel() Panel {
+	return Panel{Listen: DefaultPanelListen, Auth: []string{"django"}, AuditLog: DefaultAuditLog}
+}
+
+func defaultFleet() Fleet {
+	return Fleet{Key: DefaultFleetKey, Resync: Duration{DefaultResync}}
+}
+
+// validateOperate checks stats_file, [panel] and [fleet].
+func (c *Config) validateOperate() []string {
+	var p []string
+	bad := func(key, format string, args ...any) {
+		p = append(p, fmt.Sprintf("config %s: %s: ", c.Path, key)+fmt.Sprintf(format, args...))
+	}
+	pn := &c.Panel
+	if pn.Listen == "" {
+		bad("panel.listen", "must not be empty (host:port or unix:/path)")
+	} else if path, ok := strings.CutPrefix(pn.Listen, "unix:"); ok && !filepath.IsAbs(path) {
+		bad("panel.listen", "%q: a socket is unix:/absolute/path", pn.Listen)
+	}
+	for i, a := range pn.Auth {
+		switch a {
+		case "django", "htpasswd":
+		default:
+			bad(fmt.Sprintf("panel.auth[%d]", i), "%q must be \"django\" or \"htpasswd\"", a)
+		}
+		if a == "htpasswd" && pn.HtpasswdFile == "" {
+			bad("panel.htpasswd_file", "must be set when panel.auth has \"htpasswd\"")
+		}
+	}
+	f := &c.Fleet
+	if f.Redis != "" {
+		if err := checkRedisURL(f.Redis); err != nil {
+			bad("fleet.redis", "%v", err)
+		}
+	}
+	if f.Key == "" || strings.ContainsAny(f.Key, " \t\r\n*?[]") {
+		bad("fleet.key", "%q must be a non-empty Redis key prefix without blanks or glob characters", f.Key)
+	}
+	if f.Resync.Duration < time.Second {
+		bad("fleet.resync", "%s is below 1s", f.Resync.Duration)
+	}
+	return p
+}
+
+// checkRedisURL accepts redis:// and rediss:// with a host. Its errors
+// never quote the URL: it may hold a password.
+func checkRedisURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a URL like redis://host:6379/0 (the value is not repeated here: it may hold a password)")
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("scheme %q must be redis or rediss", u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("no host: write redis://host:6379/0")
+	}
+	return nil
+}
+
+// RedactURL returns s with the password of its user info replaced by
+// "xxxxx", for logs, status and `config check`. A value that does not
+// parse is replaced whole.
+func RedactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL, not shown)"
+	}
+	return u.Redacted()
+}

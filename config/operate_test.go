@@ -1,0 +1,66 @@
+package config
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+)
+
+func TestOperateDefaults(t *testing.T) {
+	c, err := Parse(nil, "/etc/maintgate/maintgate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StatsFile != DefaultStatsFile || c.Panel.Listen != DefaultPanelListen || c.Panel.AuditLog != DefaultAuditLog ||
+		len(c.Panel.Auth) != 1 || c.Panel.Auth[0] != "django" || c.Fleet.Key != "maintgate" || c.Fleet.Resync.Duration != DefaultResync || c.Fleet.Redis != "" {
+		t.Fatalf("defaults: stats %q panel %+v fleet %+v", c.StatsFile, c.Panel, c.Fleet)
+	}
+}
+
+func TestOperateRelativePaths(t *testing.T) {
+	c, err := Parse([]byte("stats_file = \"s.prom\"\n[panel]\nauth = [\"htpasswd\"]\nhtpasswd_file = \"users\"\naudit_log = \"audit.log\"\n"), "/srv/mg/maintgate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StatsFile != "/srv/mg/s.prom" || c.Panel.HtpasswdFile != "/srv/mg/users" || c.Panel.AuditLog != "/srv/mg/audit.log" {
+		t.Fatalf("paths not resolved against the config's directory: %q %+v", c.StatsFile, c.Panel)
+	}
+}
+
+func TestOperateInvalid(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{"[panel]\nauth = [\"ldap\"]\n", `panel.auth[0]: "ldap" must be`},
+		{"[panel]\nauth = [\"htpasswd\"]\n", "panel.htpasswd_file: must be set"},
+		{"[panel]\nlisten = \"unix:run/p.sock\"\n", "unix:/absolute/path"},
+		{"[fleet]\nredis = \"http://h:1\"\n", `scheme "http" must be redis or rediss`},
+		{"[fleet]\nredis = \"redis://:s3cret@\"\n", "no host"},
+		{"[fleet]\nkey = \"a b\"\n", "fleet.key"},
+		{"[fleet]\nresync = \"10ms\"\n", "fleet.resync: 10ms is below 1s"},
+		{"[fleet]\nredis = \"redis://:s3cret@h:6379\"\nbogus = 1\n", `unknown key "fleet.bogus"`},
+	} {
+		_, err := Parse([]byte(tc.toml), "t.toml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.toml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: the error shows the password: %v", tc.toml, err)
+		}
+	}
+}
+
+func TestEncodeRedactsRedisPassword(t *testing.T) {
+	c, err := Parse([]byte("[fleet]\nredis = \"rediss://:s3cret@redis.example:6380/2\"\n"), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.Encode(bufio.NewWriter(&b)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "s3cret") || !strings.Contains(b.String(), "rediss://:xxxxx@redis.example:6380/2") {
+		t.Fatalf("config check output:\n%s", b.String())
+	}
+	if c.Fleet.Redis != "rediss://:s3cret@redis.example:6380/2" {
+		t.Fatalf("Encode changed the config itself: %q", c.Fleet.Redis)
+	}
+}
