@@ -66,6 +66,7 @@ type Checker struct {
 	closed      bool
 
 	lookups atomic.Int64 // lookups started (each makes one to three queries)
+	counts  counters     // cache hits and database errors (stats.go)
 
 	logFail [failTimeout + 1]limitedLog // one per failKind
 	logRate limitedLog
@@ -148,6 +149,7 @@ func (c *Checker) Check(client netip.Addr, cookieValue string) authz.Verdict {
 	k := keyOf(cookieValue)
 	now := c.now()
 	if v, ok := c.cache.get(k, now); ok {
+		c.counts.cacheHits.Add(1)
 		return v
 	}
 	var sess *Session

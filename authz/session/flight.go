@@ -139,6 +139,9 @@ func (c *Checker) run(k cacheKey, fl *flight, cookie string, sess *Session, unti
 	ctx, cancel := context.WithTimeout(c.ctx, c.o.QueryTimeout)
 	r := c.safeLookup(ctx, cookie, sess, until)
 	cancel()
+	if r.fail != nil {
+		c.counts.dbErrors.Add(1)
+	}
 	slow := time.Since(fl.start) > c.o.LookupTimeout
 	now := c.now()
 	if r.cache {
