@@ -103,12 +103,22 @@ func Parse(data []byte) (Flag, error) {
 // directory, then rename), so a reader never sees a half-written flag and
 // an `on` while already on never has a moment without the file.
 func Write(path string, f Flag) error {
+	data, err := Encode(f)
+	if err != nil {
+		return fmt.Errorf("flag file %s: %w", path, err)
+	}
+	return WriteAtomic(path, data, 0o644)
+}
+
+// Encode is the flag file's bytes for f: what Write writes, and what the
+// fleet stores for the other hosts to write.
+func Encode(f Flag) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	if err := toml.NewEncoder(&b).Encode(f); err != nil {
-		return fmt.Errorf("flag file %s: %w", path, err)
+		return nil, err
 	}
-	return WriteAtomic(path, b.Bytes(), 0o644)
+	return b.Bytes(), nil
 }
 
 // Remove deletes the flag file; a flag already gone is not an error.

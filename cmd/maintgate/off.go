@@ -3,73 +3,40 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
-	"github.com/maintgate/maintgate/config"
-	"github.com/maintgate/maintgate/flagfile"
+	"github.com/maintgate/maintgate/control"
 )
 
 // runOff ends maintenance on the server-wide switch or each --site: the
-// flag goes, and the state map says off so Apache stops asking at once.
-// A site stays in maintenance while the server-wide switch is on, and
-// the server-wide off leaves sites switched on by their own flag down: a
-// note on stderr says so.
+// flag goes, and the state map says off so Apache stops asking at once
+// (control.Controller.Off, which the panel shares). A site stays in
+// maintenance while the server-wide switch is on; a note says so.
 func runOff(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "off")
 	var given multi
+	var local bool
 	fs.Var(&given, "site", "end maintenance of the site `NAME` (repeatable); without it, the server-wide switch")
+	fs.BoolVar(&local, "local", false, "with [fleet] redis set: switch this host only, not the fleet")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	c, done, err := controller(ctx, e, *cfgPath, local)
 	if err != nil {
 		return err
 	}
-	names, err := siteNames(cfg, "off", given, []string{config.DefaultSite})
+	defer done()
+	r, err := c.Off(ctx, given)
 	if err != nil {
-		return err
+		return changeError("off", err)
 	}
-	before := switches(cfg)
-	for _, n := range names {
-		if err := flagfile.Remove(before[n].flagFile); err != nil {
-			return err
-		}
-	}
-	now := time.Now().Truncate(time.Second)
-	all := switches(cfg)
-	if err := writeStateMap(cfg, all, now); err != nil {
-		return fmt.Errorf("%w (the flag is removed; maintgate map will retry)", err)
-	}
-	waitApplied(e, cfg, names)
-	renderPages(e, cfg, all, names, now)
-	for _, n := range names {
-		if before[n].present {
-			fmt.Fprintf(e.stdout, "maintenance off%s\n", siteLabel(n))
-		} else {
-			fmt.Fprintf(e.stdout, "maintenance was already off%s\n", siteLabel(n))
-		}
-	}
-	noteStillDown(e, cfg, all, names, now)
-	return nil
-}
-
-// noteStillDown tells the operator which of the sites just switched off
-// are still in maintenance, and why.
-func noteStillDown(e *env, cfg *config.Config, all map[string]siteSwitch, names []string, now time.Time) {
-	var own []string
-	for _, n := range cfg.SiteNames()[1:] {
-		if s := all[n]; s.active(now) {
-			own = append(own, n)
-		}
-	}
-	for _, n := range names {
-		if n == config.DefaultSite {
-			if len(own) > 0 {
-				fmt.Fprintf(e.stderr, "# still in maintenance by their own switch: %s (maintgate off --site NAME)\n", strings.Join(own, ", "))
+	finishChange(e, r, func() {
+		for _, s := range r.Sites {
+			if s.Before.Present {
+				fmt.Fprintf(e.stdout, "maintenance off%s\n", control.SiteLabel(s.Name))
+			} else {
+				fmt.Fprintf(e.stdout, "maintenance was already off%s\n", control.SiteLabel(s.Name))
 			}
-		} else if inMaintenance(all, n, now) {
-			fmt.Fprintf(e.stderr, "# site %s stays in maintenance while the server-wide switch is on (maintgate off)\n", n)
 		}
-	}
+	})
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maintgate/maintgate/control"
 	"github.com/maintgate/maintgate/flagfile"
 )
 
@@ -142,7 +143,7 @@ func TestNextLineAfterOnOff(t *testing.T) {
 // TestOnWaitsOnlyForItsMap: an acknowledgement naming a process that is
 // no map (here: this test) is nobody to wait for; one naming a live map
 // that never applies this config's flags makes `on` give up after
-// ackTimeout, with a warning that says what that means.
+// control.AckTimeout, with a warning that says what that means.
 func TestOnWaitsOnlyForItsMap(t *testing.T) {
 	other := startMap(t)
 	dir := t.TempDir()
@@ -159,7 +160,7 @@ func TestOnWaitsOnlyForItsMap(t *testing.T) {
 	}
 	write(os.Getpid())
 	start := time.Now()
-	if out := m.mg("on"); out != "" || time.Since(start) > ackTimeout/2 {
+	if out := m.mg("on"); out != "" || time.Since(start) > control.AckTimeout/2 {
 		t.Errorf("on with no map running: %v, stderr %q", time.Since(start), out)
 	}
 	a, err := flagfile.ReadAck(filepath.Join(filepath.Dir(other.cfg), "state.map.ack"))
@@ -169,8 +170,8 @@ func TestOnWaitsOnlyForItsMap(t *testing.T) {
 	write(a.PID)
 	start = time.Now()
 	out := m.mg("off")
-	if d := time.Since(start); d < ackTimeout || d > ackTimeout+time.Second {
-		t.Errorf("off waited %v for a map that never applies it, want %v", d, ackTimeout)
+	if d := time.Since(start); d < control.AckTimeout || d > control.AckTimeout+time.Second {
+		t.Errorf("off waited %v for a map that never applies it, want %v", d, control.AckTimeout)
 	}
 	if !strings.Contains(out, "maintgate: warning: maintgate map (pid "+strconv.Itoa(a.PID)+") has not applied the change after 2s") {
 		t.Errorf("no warning: %q", out)

@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/maintgate/maintgate/audit"
 	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/control"
 	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/gate"
 )
@@ -54,12 +56,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	now := time.Now().Truncate(time.Second)
-	all := switches(cfg)
-	headline := all[config.DefaultSite].active(now)
+	all := control.Read(cfg)
+	headline := all[config.DefaultSite].Active(now)
 	if len(given) > 0 {
 		headline = false
 		for _, n := range names {
-			headline = headline || inMaintenance(all, n, now)
+			headline = headline || all.InMaintenance(n, now)
 		}
 	}
 	if headline {
@@ -69,6 +71,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	states := readStates(cfg)
 	printProcesses(e, cfg, all, states, now)
+	printLastChange(e, cfg, now)
 	for _, n := range names {
 		printSite(e, cfg, all, n, states, now)
 	}
@@ -77,28 +80,28 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 
 // printSite prints one site's switch: its state, flag file and metadata,
 // and what the state map says for it.
-func printSite(e *env, cfg *config.Config, all map[string]siteSwitch, name string, states map[string]flagfile.State, now time.Time) {
+func printSite(e *env, cfg *config.Config, all control.Switches, name string, states map[string]flagfile.State, now time.Time) {
 	s := all[name]
-	st := s.state(now)
-	down := inMaintenance(all, name, now)
-	if !s.active(now) && down {
+	st := s.State(now)
+	down := all.InMaintenance(name, now)
+	if !s.Active(now) && down {
 		st += " (in maintenance: the server-wide switch is on)"
 	}
 	fmt.Fprintf(e.stdout, "site %s: %s\n", name, st)
 	switch {
-	case s.err != nil:
-		fmt.Fprintf(e.stdout, "  flag:    %s (present but unreadable: treated as active with no metadata)\n", s.flagFile)
-	case s.state(now) == stateScheduled:
-		fmt.Fprintf(e.stdout, "  flag:    %s (present; window not open yet)\n", s.flagFile)
-	case s.state(now) == stateEnded:
-		fmt.Fprintf(e.stdout, "  flag:    %s (present; window has ended: run maintgate off%s to remove it)\n", s.flagFile, siteFlag(name))
-	case s.present:
-		fmt.Fprintf(e.stdout, "  flag:    %s\n", s.flagFile)
+	case s.Err != nil:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present but unreadable: treated as active with no metadata)\n", s.FlagFile)
+	case s.State(now) == control.Scheduled:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present; window not open yet)\n", s.FlagFile)
+	case s.State(now) == control.Ended:
+		fmt.Fprintf(e.stdout, "  flag:    %s (present; window has ended: run maintgate off%s to remove it)\n", s.FlagFile, control.SiteFlag(name))
+	case s.Present:
+		fmt.Fprintf(e.stdout, "  flag:    %s\n", s.FlagFile)
 	default:
-		fmt.Fprintf(e.stdout, "  flag:    %s (absent)\n", s.flagFile)
+		fmt.Fprintf(e.stdout, "  flag:    %s (absent)\n", s.FlagFile)
 	}
-	if s.present {
-		printFlag(e, s.flag, now)
+	if s.Present {
+		printFlag(e, s.Flag, now)
 	}
 	if states == nil {
 		return // the state map is missing: said once, below
@@ -109,9 +112,9 @@ func printSite(e *env, cfg *config.Config, all map[string]siteSwitch, name strin
 	}
 	switch got := states[name]; {
 	case got == "":
-		fmt.Fprintf(e.stdout, "  warning: state map %s has no line for %s; maintgate map writes it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, name, want, siteFlag(name))
+		fmt.Fprintf(e.stdout, "  warning: state map %s has no line for %s; maintgate map writes it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, name, want, control.SiteFlag(name))
 	case got != want:
-		fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, got, want, want, siteFlag(name))
+		fmt.Fprintf(e.stdout, "  warning: state map %s says %s but maintenance is %s; maintgate map corrects it within 0.1s if it runs, or run maintgate %s%s\n", cfg.StateMap, got, want, want, control.SiteFlag(name))
 	default:
 		fmt.Fprintf(e.stdout, "  state:   %s says %s\n", cfg.StateMap, got)
 	}
@@ -119,14 +122,14 @@ func printSite(e *env, cfg *config.Config, all map[string]siteSwitch, name strin
 
 // printProcesses warns about a missing state map and says whether a map
 // process runs: both concern every site of the server.
-func printProcesses(e *env, cfg *config.Config, all map[string]siteSwitch, states map[string]flagfile.State, now time.Time) {
+func printProcesses(e *env, cfg *config.Config, all control.Switches, states map[string]flagfile.State, now time.Time) {
 	down := false
 	for n := range all {
-		down = down || inMaintenance(all, n, now)
+		down = down || all.InMaintenance(n, now)
 	}
 	if cfg.StateMap != "" && states == nil {
 		want := flagfile.Off
-		if all[config.DefaultSite].active(now) {
+		if all[config.DefaultSite].Active(now) {
 			want = flagfile.On
 		}
 		fmt.Fprintf(e.stdout, "  warning: state map %s is missing or unreadable: Apache refuses to start without it, and a running Apache asks maintgate for every request; run maintgate %s to write it\n", cfg.StateMap, want)
@@ -144,14 +147,6 @@ func printProcesses(e *env, cfg *config.Config, all map[string]siteSwitch, state
 	printLog(e, cfg, maps)
 }
 
-// siteFlag is the --site a command needs to act on name.
-func siteFlag(name string) string {
-	if name == config.DefaultSite {
-		return ""
-	}
-	return " --site " + name
-}
-
 // readStates is what the state map says for each site; nil when there is
 // no state map to read.
 func readStates(cfg *config.Config) map[string]flagfile.State {
@@ -166,10 +161,10 @@ func printFlag(e *env, f flagfile.Flag, now time.Time) {
 		fmt.Fprintf(e.stdout, "  message: %s\n", f.Message)
 	}
 	if !f.Start.IsZero() {
-		fmt.Fprintf(e.stdout, "  start:   %s (%s)\n", f.Start.Local().Format(time.RFC3339), rel(f.Start, now))
+		fmt.Fprintf(e.stdout, "  start:   %s (%s)\n", f.Start.Local().Format(time.RFC3339), control.Rel(f.Start, now))
 	}
 	if !f.Until.IsZero() {
-		fmt.Fprintf(e.stdout, "  until:   %s (%s)\n", f.Until.Local().Format(time.RFC3339), rel(f.Until, now))
+		fmt.Fprintf(e.stdout, "  until:   %s (%s)\n", f.Until.Local().Format(time.RFC3339), control.Rel(f.Until, now))
 	}
 	for _, a := range f.Allow {
 		fmt.Fprintf(e.stdout, "  allow:   %s (this window only)\n", a)
@@ -184,14 +179,6 @@ func printFlag(e *env, f flagfile.Flag, now time.Time) {
 		}
 		fmt.Fprintf(e.stdout, "  set:     %s%s\n", f.SetAt.Local().Format(time.RFC3339), by)
 	}
-}
-
-func rel(t, now time.Time) string {
-	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
-		return "in " + d.String()
-	}
-	return (-d).String() + " ago"
 }
 
 // mapProc is a running `maintgate map` process.
@@ -307,4 +294,30 @@ func hasOpen(proc string, pid int, file string) (open, known bool) {
 func noMapWarning(also string) string {
 	return "no maintgate map process is running on this host: if Apache runs here, every gated request of a site in maintenance is redirected, admins included" +
 		also + "; a graceful restart (systemctl reload apache2) starts it again"
+}
+
+// printLastChange prints the latest line of the audit log: who changed
+// what, through what, and when.
+func printLastChange(e *env, cfg *config.Config, now time.Time) {
+	if !control.Audited(cfg) {
+		return
+	}
+	last, err := audit.Latest(cfg.Panel.AuditLog, 1)
+	if err != nil {
+		fmt.Fprintf(e.stdout, "  warning: %v\n", err)
+		return
+	}
+	if len(last) == 0 {
+		return
+	}
+	a := last[0]
+	if t := a.Time.Truncate(time.Second); t.After(now) {
+		now = t // `now` is truncated to the second, the log's time is not
+	}
+	site := ""
+	if a.Site != "" && a.Site != config.DefaultSite {
+		site = " --site " + a.Site
+	}
+	fmt.Fprintf(e.stdout, "  last:    %s%s by %s via %s, %s (%s)\n", a.Action, site, a.Who, a.Via,
+		a.Time.Local().Format(time.RFC3339), control.Rel(a.Time, now))
 }

@@ -1,0 +1,271 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/maintgate/maintgate/audit"
+	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/flagfile"
+)
+
+// Actor says who changed a switch and through what, for the audit log
+// and the flag's set_by.
+type Actor struct {
+	Who string // the panel's signed-in user, or the Unix user
+	Via string // "cli" or "panel"
+}
+
+// UnixActor is the user running the command: under sudo, root and the
+// user who ran sudo, so the log names a person.
+func UnixActor() Actor {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	if s := os.Getenv("SUDO_USER"); s != "" && s != who {
+		who += " (sudo " + s + ")"
+	}
+	return Actor{Who: who, Via: "cli"}
+}
+
+// setBy is the flag's set_by: the user, and the panel when it was that.
+func (a Actor) setBy() string {
+	if a.Via == "" || a.Via == "cli" {
+		return a.Who
+	}
+	return a.Who + " (" + a.Via + ")"
+}
+
+// Remote is the fleet's store (issue 14): written before the local flag
+// files, and an error from it stops the change before anything local is
+// written, so the fleet never splits.
+type Remote interface {
+	Put(ctx context.Context, site string, flag []byte) error
+	Delete(ctx context.Context, site string) error
+}
+
+// Controller makes changes for one actor under one configuration.
+type Controller struct {
+	Config *config.Config
+	Actor  Actor
+	Remote Remote           // nil: this host only
+	Now    func() time.Time // nil: time.Now
+}
+
+// Result says what a change did, for the command's output or the panel.
+type Result struct {
+	Now      time.Time    // the time the change was decided at
+	Sites    []SiteResult // one per site named, in order
+	All      Switches     // every switch after the change
+	Warnings []string     // did not stop the change
+	Notes    []string     // for the operator: kept end times, sites still down
+}
+
+// SiteResult is one site's switch before and after.
+type SiteResult struct {
+	Name          string
+	Before, After Switch
+}
+
+func (c *Controller) now() time.Time {
+	if c.Now != nil {
+		return c.Now().Truncate(time.Second)
+	}
+	return time.Now().Truncate(time.Second)
+}
+
+// Sites checks names against the configuration before anything is
+// written; none is the server-wide switch. A name given twice counts once.
+func (c *Controller) Sites(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return []string{config.DefaultSite}, nil
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if _, err := c.Config.FlagFileOf(n); err != nil {
+			return nil, &InputError{Msg: err.Error()}
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// On switches maintenance on (or updates the window of one already on)
+// for each site named; none is the server-wide switch. Every site's new
+// flag is made and checked before any is written.
+func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result, error) {
+	names, err := c.Sites(sites)
+	if err != nil {
+		return Result{}, err
+	}
+	now := c.now()
+	all := Read(c.Config)
+	r := Result{Now: now}
+	next := make([]Switch, 0, len(names))
+	for _, n := range names {
+		s := all[n]
+		if s.Err != nil {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%v; its metadata is replaced", s.Err))
+		}
+		f, err := ch.next(s, c.Actor, now)
+		if err != nil {
+			return Result{}, err
+		}
+		s.Present, s.Flag, s.Err = true, f, nil
+		next = append(next, s)
+	}
+	data := make([][]byte, len(next))
+	for i, s := range next {
+		if data[i], err = flagfile.Encode(s.Flag); err != nil {
+			return Result{}, fmt.Errorf("flag of %s: %w", s.Name, err)
+		}
+	}
+	if c.Remote != nil {
+		for i, s := range next {
+			if err := c.Remote.Put(ctx, s.Name, data[i]); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	for i, s := range next {
+		if err := flagfile.WriteAtomic(s.FlagFile, data[i], 0o644); err != nil {
+			return Result{}, fmt.Errorf("flag file %s: %w", s.FlagFile, err)
+		}
+	}
+	after := maps(all)
+	for _, s := range next {
+		r.Sites = append(r.Sites, SiteResult{Name: s.Name, Before: all[s.Name], After: s})
+		after[s.Name] = s
+	}
+	c.finish(&r, after, names, "on")
+	for _, sr := range r.Sites {
+		if n := ch.kept(sr, now); n != "" {
+			r.Notes = append(r.Notes, n)
+		}
+	}
+	return r, nil
+}
+
+// Off ends maintenance for each site named; none is the server-wide
+// switch. A site stays in maintenance while the server-wide switch is on,
+// and the server-wide off leaves sites switched on by their own flag
+// down: the Notes say so.
+func (c *Controller) Off(ctx context.Context, sites []string) (Result, error) {
+	names, err := c.Sites(sites)
+	if err != nil {
+		return Result{}, err
+	}
+	before := Read(c.Config)
+	if c.Remote != nil {
+		for _, n := range names {
+			if err := c.Remote.Delete(ctx, n); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	for _, n := range names {
+		if err := flagfile.Remove(before[n].FlagFile); err != nil {
+			return Result{}, err
+		}
+	}
+	r := Result{Now: c.now()}
+	after := Read(c.Config)
+	for _, n := range names {
+		r.Sites = append(r.Sites, SiteResult{Name: n, Before: before[n], After: after[n]})
+	}
+	c.finish(&r, after, names, "off")
+	r.Notes = append(r.Notes, stillDown(c.Config, after, names, r.Now)...)
+	return r, nil
+}
+
+// finish brings the state map and the pages in step with the switches,
+// waits for the map, and writes the audit lines. Nothing here undoes the
+// change: a failure is a warning (the map's watcher rewrites the state
+// map from the flags within 0.1 s anyway).
+func (c *Controller) finish(r *Result, all Switches, names []string, action string) {
+	r.All = all
+	if err := writeStateMap(c.Config, all, r.Now); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%v (the flag is written; maintgate map will retry)", err))
+	}
+	if w := waitApplied(c.Config, names); w != "" {
+		r.Warnings = append(r.Warnings, w)
+	}
+	r.Warnings = append(r.Warnings, renderPages(c.Config, all, names, r.Now)...)
+	if !Audited(c.Config) {
+		return
+	}
+	for _, sr := range r.Sites {
+		if err := audit.Append(c.Config.Panel.AuditLog, c.entry(action, sr, r.Now)); err != nil {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%v: the change is made but not recorded", err))
+		}
+	}
+}
+
+// Audited says whether changes are recorded: audit_log is set, and,
+// when it is the default, its directory exists. The package makes
+// /var/log/maintgate; an install by hand that has not made it records
+// nothing rather than warn at every change (`config check` says so). An
+// audit_log set by the operator that cannot be written is a warning.
+func Audited(cfg *config.Config) bool {
+	p := cfg.Panel.AuditLog
+	if p == "" {
+		return false
+	}
+	if p == config.DefaultAuditLog {
+		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// entry is the audit line of one site's change: the state before and
+// the window after.
+func (c *Controller) entry(action string, sr SiteResult, now time.Time) audit.Entry {
+	d := map[string]any{"was": sr.Before.State(now)}
+	if action == "on" {
+		f := sr.After.Flag
+		d["state"] = sr.After.State(now)
+		putNonZero(d, "message", f.Message)
+		putTime(d, "start", f.Start)
+		putTime(d, "until", f.Until)
+		if len(f.Allow) > 0 {
+			d["allow"] = f.Allow
+		}
+		if len(f.AllowPaths) > 0 {
+			d["allow_paths"] = f.AllowPaths
+		}
+	}
+	if c.Remote != nil {
+		d["fleet"] = true
+	}
+	return audit.Entry{Time: now, Who: c.Actor.Who, Via: c.Actor.Via, Action: action, Site: sr.Name, Details: d}
+}
+
+func putNonZero(d map[string]any, k, v string) {
+	if v != "" {
+		d[k] = v
+	}
+}
+
+func putTime(d map[string]any, k string, t time.Time) {
+	if !t.IsZero() {
+		d[k] = t.UTC().Format(time.RFC3339)
+	}
+}
+
+func maps(all Switches) Switches {
+	out := make(Switches, len(all))
+	for k, v := range all {
+		out[k] = v
+	}
+	return out
+}
