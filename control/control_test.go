@@ -46,7 +46,9 @@ func TestChangeNext(t *testing.T) {
 				return f.Message == "new" && f.Until.Equal(t0.Add(time.Hour)) && len(f.Allow) == 1 && f.SetAt.Equal(t0.Add(-time.Hour))
 			}, ""},
 		{"clear starts over", kept, Change{Clear: true, Message: "m", Set: map[string]bool{"message": true}},
-			func(f flagfile.Flag) bool { return f.Message == "m" && f.Until.IsZero() && f.Allow == nil && f.SetAt.Equal(t0) }, ""},
+			func(f flagfile.Flag) bool {
+				return f.Message == "m" && f.Until.IsZero() && f.Allow == nil && f.SetAt.Equal(t0)
+			}, ""},
 		{"until none drops the end time", kept, Change{Until: "none", Set: map[string]bool{"until": true}},
 			func(f flagfile.Flag) bool { return f.Until.IsZero() && f.Message == "old" }, ""},
 		{"empty until from a form drops it too", kept, Change{Until: "", Set: map[string]bool{"until": true}},
