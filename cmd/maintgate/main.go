@@ -52,6 +52,8 @@ var commands = map[string]command{
 	"check":   {"check [--site NAME] --ip IP --path P [--xff X] [--cookie C]   print the decision", runCheck},
 	"token":   {"token issue [--ttl D] [--label L]   print a bypass cookie value", runToken},
 	"config":  {"config check                     validate and print the effective config", runConfig},
+	"panel":   {"panel [-listen ADDR]             the web control panel ([panel] in the config)", runPanel},
+	"setup":   {"setup django --settings-module M   read a Django project's settings, write [session]", runSetup},
 	"version": {"version                          print the version", runVersion},
 }
 
