@@ -44,6 +44,7 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 				name, _ := rewritemap.SiteOf(l)
 				g.siteOfLine(s, name, now)
 			}
+			g.stats.answered(authz.Inactive)
 			return rewritemap.Allow
 		}
 	}
@@ -56,6 +57,7 @@ func (g *Gate) Answer(l rewritemap.Line) string {
 	}
 	d := authz.Decide(st.Policy, w, authz.Request{Peer: k.Peer, Path: k.Path, XFF: k.XFF, Cookie: k.Cookie}, now, sessionsOf(s))
 	g.pending = pendingLog{kind: logDecision, key: k, d: d, site: st}
+	g.stats.answered(d.Reason)
 	if d.Allow {
 		return rewritemap.Allow
 	}
@@ -95,6 +97,7 @@ func (g *Gate) siteLostAnswer(s *Snapshot, l rewritemap.Line, now time.Time) str
 	if !anyActive(s, now) {
 		g.refreshFlags(false)
 		if !anyActive(s, now) {
+			g.stats.answered(authz.Inactive)
 			return rewritemap.Allow
 		}
 	}
@@ -117,6 +120,7 @@ func anyActive(s *Snapshot, now time.Time) bool {
 // like an unreadable line.
 func (g *Gate) Recover(l rewritemap.Line, v any) string {
 	g.Logger().Error().Interface("panic", v).Msg("decision panicked; answered as on_error")
+	g.stats.unreadable.Add(1)
 	if s := g.snap.Load(); s != nil && s.Policy.OnError {
 		return rewritemap.Allow
 	}
@@ -161,6 +165,7 @@ func sessionsOf(s *Snapshot) authz.SessionChecker {
 // unreadableAnswer answers a line that could not be parsed: on_error,
 // except for a line cut for length, which is always redirected.
 func (g *Gate) unreadableAnswer(s *Snapshot, l rewritemap.Line, err error) string {
+	g.stats.unreadable.Add(1)
 	ans := rewritemap.Redirect
 	var pe *rewritemap.ParseError
 	if s.Policy.OnError && !(errors.As(err, &pe) && pe.Cut) {

@@ -27,6 +27,8 @@
 //	watch.go     the watcher goroutine and the reload it makes
 //	notify.go    inotify on the flags' directories: a change applied at once
 //	ack.go       the acknowledgement beside the state map that on/off wait for
+//	stats.go     the counters of answers (one atomic add a line) and their
+//	             writer: stats_file every 10 s and at Close
 package gate
 
 import (
@@ -80,6 +82,8 @@ type Options struct {
 	Watch bool
 	// Interval overrides PollInterval (tests).
 	Interval time.Duration
+	// StatsInterval overrides StatsInterval (tests).
+	StatsInterval time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
 	// SessionWait, when set, replaces session.lookup_timeout: for a
@@ -118,6 +122,8 @@ type Gate struct {
 	// the answer is flushed (the map loop is serial, so one slot does).
 	pending pendingLog
 
+	stats gateStats // the counters of answers and their writer (stats.go)
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -131,6 +137,7 @@ func Open(o Options) (*Gate, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
+	g.stats.start = g.now()
 	if g.opts.Interval <= 0 {
 		g.opts.Interval = PollInterval
 	}
@@ -165,6 +172,7 @@ func Open(o Options) (*Gate, error) {
 	if o.Watch {
 		g.stop, g.done = make(chan struct{}), make(chan struct{})
 		go g.watch()
+		g.startStats()
 	}
 	return g, nil
 }
@@ -204,10 +212,12 @@ func (g *Gate) openBroken(cause error, loaded *config.Config) (*Gate, error) {
 	}
 	g.stop, g.done = make(chan struct{}), make(chan struct{})
 	go g.watch()
+	g.startStats()
 	return g, nil
 }
 
-// Close stops the watcher, closes the session store and flushes the log.
+// Close stops the watcher, writes the counters a last time, closes the
+// session store and flushes the log.
 // It may be called more than once (the map closes on SIGTERM and at EOF).
 func (g *Gate) Close() error {
 	var err error
@@ -220,6 +230,7 @@ func (g *Gate) close() error {
 		close(g.stop)
 		<-g.done
 	}
+	g.stopStats()
 	if s := g.snap.Load(); s != nil && s.Sessions != nil {
 		s.Sessions.Close()
 	}

@@ -94,11 +94,16 @@ func (g *Gate) install(cur, next *Snapshot) {
 			old.Close()
 		}
 	}
+	retire := cur.Sessions != nil && cur.Sessions != next.Sessions
+	if retire {
+		g.retireSessions(cur.Sessions)
+	}
 	g.snap.Store(next)
 	g.LogWarnings(next)
 	g.Logger().Info().Str("config", cfg.Path).Int("whitelist", next.Policy.Whitelist.Len()).Msg("configuration reloaded")
-	if cur.Sessions != nil && cur.Sessions != next.Sessions {
+	if retire {
 		cur.Sessions.Close()
+		g.retiredSessions(cur.Sessions)
 	}
 	if cur.Broken || flagsMoved(cur, next) || cfg.StateMap != cur.Config.StateMap {
 		g.resetFlag()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/maintgate/maintgate/gate"
 	"github.com/maintgate/maintgate/rewritemap"
@@ -20,12 +22,22 @@ func runMap(ctx context.Context, e *env, args []string) error {
 	// Apache closing our stdout must end us quietly with an error from
 	// Write, not kill us with SIGPIPE halfway through a log line.
 	signal.Ignore(syscall.SIGPIPE)
-	g, err := gate.Open(gate.Options{ConfigPath: *cfgPath, AsyncLog: true, Watch: true})
+	o := gate.Options{ConfigPath: *cfgPath, AsyncLog: true, Watch: true}
+	// For the tests that read stats_file through the binary: not a
+	// config key and not documented, so no operator depends on it.
+	if v := e.getenv("MAINTGATE_TEST_STATS_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("MAINTGATE_TEST_STATS_INTERVAL: %w", err)
+		}
+		o.StatsInterval = d
+	}
+	g, err := gate.Open(o)
 	if err != nil {
 		return err
 	}
 	s := g.Snapshot()
-	g.Logger().Info().Str("config", s.Config.Path).Str("flag_file", s.Config.FlagFile).
+	g.Logger().Info().Str("config", s.Config.Path).Str("flag_file", s.Config.FlagFile).Str("stats_file", s.Config.StatsFile).
 		Bool("active", g.Window().Active(s.Loaded)).Int("pid", os.Getpid()).Msg("map started")
 	g.LogWarnings(s)
 
