@@ -67,10 +67,14 @@ func SiteFlag(name string) string {
 	return " --site " + name
 }
 
-// Rel says how far t is from now, in words: "in 1h30m", "5m ago".
+// Rel says how far t is from now, in words: "in 1h30m0s", "5m0s ago",
+// "now".
 func Rel(t, now time.Time) string {
 	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
+	if d == 0 {
+		return "now"
+	}
+	if d > 0 {
 		return "in " + d.String()
 	}
 	return (-d).String() + " ago"
