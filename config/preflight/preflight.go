@@ -92,6 +92,7 @@ func Check(ctx context.Context, o Options) (*Report, error) {
 	c.pages()
 	c.sessionBypass()
 	c.tokenKey(o.InstalledKeys)
+	c.operate()
 	c.djangoKey(ctx, o.Sessions)
 	return c.r, nil
 }
