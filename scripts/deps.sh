@@ -35,14 +35,18 @@ for w in "${wanted[@]}"; do
 	[ -e "$file" ] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+	# Root installs; a user with sudo is asked for it; anyone else is told.
+	as_root=()
 	if [ "$(id -u)" != 0 ]; then
-		echo "deps: missing ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
-		exit 1
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "deps: missing ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+			exit 1
+		fi
+		as_root=(sudo)
 	fi
 	echo "deps: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}" >/dev/null
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 for w in "${wanted[@]}"; do
 	pkg=${w%%:*} file=${w#*:}
