@@ -1,0 +1,207 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/maintgate/maintgate/config"
+)
+
+// Mirror is what `maintgate map` runs beside its answer loop: it
+// subscribes to KEY:events, rereads every key at each event, right after
+// each (re)connection and every [fleet] resync, and writes what Redis
+// holds into the local flag files (Apply). The map's watcher sees those
+// files change (inotify) and the answers follow; the answer loop itself
+// never waits on Redis.
+//
+// Redis unreachable: the files stay as they are (the last known state),
+// the mirror retries with a growing pause and logs the outage once.
+// Redis reachable but without KEY:written: the files stay as they are
+// too, and an ERROR is logged at each sync until an on/off writes again.
+type Mirror struct {
+	conn   *conn
+	sites  []Site
+	names  []string
+	resync time.Duration
+	log    *zerolog.Logger
+	path   string // the link file
+	link   Link
+	// outage is true from the first failure until Redis answers again;
+	// only its start is logged.
+	outage     bool
+	linkWarned bool
+	// BackoffMin and BackoffMax bound the pause between reconnection
+	// attempts; NewMirror sets them from resync.
+	BackoffMin, BackoffMax time.Duration
+}
+
+// NewMirror makes the mirror of cfg's sites and [fleet], logging to log.
+func NewMirror(cfg *config.Config, log *zerolog.Logger) (*Mirror, error) {
+	c, err := dial(cfg.Fleet)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mirror{conn: c, sites: SitesOf(cfg), resync: cfg.Fleet.Resync.Duration, log: log, path: LinkPath(cfg)}
+	for _, s := range m.sites {
+		m.names = append(m.names, s.Name)
+	}
+	m.link = Link{PID: os.Getpid(), Redis: c.shown, Key: cfg.Fleet.Key, Since: time.Now()}
+	// The pause grows to half a resync at most (5 s at most), so a host
+	// is back in step within a resync of Redis's return.
+	m.BackoffMin, m.BackoffMax = 100*time.Millisecond, min(5*time.Second, m.resync/2)
+	return m, nil
+}
+
+// Run follows Redis until ctx ends, then closes its connections.
+func (m *Mirror) Run(ctx context.Context) {
+	defer m.conn.Close()
+	ps := m.conn.c.Subscribe(ctx, m.conn.keys.Events())
+	// A canceled context does not interrupt a read in progress; closing
+	// the subscription does.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
+	defer ps.Close()
+	m.log.Info().Str("redis", m.conn.shown).Str("key", m.conn.keys.Prefix).Stringer("resync", m.resync).
+		Str("link", m.path).Msg("fleet: following Redis; the local flag files mirror it")
+	backoff := m.BackoffMin
+	next := time.Now() // the first sync: now, whatever the subscription does
+	for ctx.Err() == nil {
+		wait := time.Until(next)
+		if wait <= 0 {
+			if m.sync(ctx, "resync") {
+				// Checks the subscription's connection too: a dead one
+				// fails the next receive and is made again.
+				ps.Ping(ctx)
+			}
+			next = time.Now().Add(m.resync)
+			continue
+		}
+		msg, err := ps.ReceiveTimeout(ctx, wait)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			backoff = m.BackoffMin
+			m.receive(ctx, msg)
+		case isTimeout(err):
+		default:
+			m.down(m.conn.fail("follow "+m.conn.keys.Events(), err))
+			sleep(ctx, backoff+rand.N(backoff/2+1))
+			backoff = min(2*backoff, m.BackoffMax)
+		}
+	}
+}
+
+// receive handles one message of the subscription: a (re)subscription
+// means a new connection, and events may have been missed; an event
+// means a change. Either way every key is read again.
+func (m *Mirror) receive(ctx context.Context, msg any) {
+	switch msg := msg.(type) {
+	case *redis.Subscription:
+		m.sync(ctx, "connected")
+	case *redis.Message:
+		why := "event"
+		if e, ok := ParseEvent(msg.Payload); ok {
+			why = "event " + e.String()
+		}
+		m.sync(ctx, why)
+	}
+}
+
+// sync reads every key and applies it; false when Redis did not answer.
+func (m *Mirror) sync(ctx context.Context, why string) bool {
+	rctx, cancel := context.WithTimeout(ctx, dialTimeout+ioTimeout)
+	snap, err := m.conn.read(rctx, m.names)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			m.down(err)
+		}
+		return false
+	}
+	m.up()
+	now := time.Now()
+	m.link.LastSync, m.link.Written = now, snap.Written
+	if snap.Written == "" {
+		m.link.KeysLost = true
+		m.log.Error().Str("redis", m.conn.shown).Str("missing", m.conn.keys.Written()).
+			Msg("fleet: Redis answers but holds none of maintgate's keys (restarted without its data, or flushed): that is no order to reopen; this host keeps its flag files as they are until the next maintgate on/off")
+		m.writeLink()
+		return true
+	}
+	m.link.KeysLost = false
+	changes, err := Apply(m.sites, snap)
+	for _, c := range changes {
+		state := "off"
+		if c.On {
+			state = "on"
+		}
+		m.log.Info().Str("site", c.Site).Str("state", state).Str("cause", why).Msg("fleet: flag file set from Redis")
+	}
+	if err != nil {
+		m.link.LastError, m.link.ErrorAt = err.Error(), now
+		m.log.Error().Err(err).Msg("fleet: cannot write a flag file as Redis says; this host may differ from the fleet (the map must be able to write the flag files' directory)")
+	}
+	m.writeLink()
+	return true
+}
+
+// down records a failure to reach Redis; only the first of an outage is
+// logged.
+func (m *Mirror) down(err error) {
+	now := time.Now()
+	m.link.LastError, m.link.ErrorAt = err.Error(), now
+	if !m.outage {
+		m.outage = true
+		m.log.Error().Err(err).Msg("fleet: Redis unreachable: this host keeps its last known state and answers from it; retrying with backoff (logged once per outage)")
+	}
+	if m.link.Connected {
+		m.link.Connected, m.link.Since = false, now
+	}
+	m.writeLink()
+}
+
+// up records that Redis answered.
+func (m *Mirror) up() {
+	if m.link.Connected {
+		return
+	}
+	now := time.Now()
+	if m.outage {
+		m.log.Info().Str("redis", m.conn.shown).Stringer("down_for", now.Sub(m.link.Since).Round(time.Millisecond)).
+			Msg("fleet: Redis reachable again; resyncing")
+	}
+	m.outage = false
+	m.link.Connected, m.link.Since = true, now
+}
+
+// writeLink writes the link file; a failure is logged once.
+func (m *Mirror) writeLink() {
+	err := WriteLink(m.path, m.link)
+	if err != nil && !m.linkWarned {
+		m.linkWarned = true
+		m.log.Warn().Err(err).Msg("fleet: cannot write the link status file; maintgate status will not show the fleet link")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
