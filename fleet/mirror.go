@@ -131,9 +131,9 @@ func (m *Mirror) sync(ctx context.Context, why string) bool {
 	m.link.LastSync, m.link.Written = now, snap.Written
 	if snap.Written == "" {
 		m.link.KeysLost = true
+		m.writeLink()
 		m.log.Error().Str("redis", m.conn.shown).Str("missing", m.conn.keys.Written()).
 			Msg("fleet: Redis answers but holds none of maintgate's keys (restarted without its data, or flushed): that is no order to reopen; this host keeps its flag files as they are until the next maintgate on/off")
-		m.writeLink()
 		return true
 	}
 	m.link.KeysLost = false
