@@ -1,11 +1,21 @@
 # The README's two commands; each installs what it needs first.
-.PHONY: demo test bench build deb
+.PHONY: demo test bench build deb install
+
+# Root, for what installs packages, starts Apache or installs the .deb:
+# nothing when make runs as root, sudo otherwise (keeping PATH: Go may be
+# in /usr/local/go/bin or ~/go/bin), and a clear error when neither.
+ASROOT := $(shell if [ "$$(id -u)" = 0 ]; then :; elif command -v sudo >/dev/null 2>&1; then echo 'sudo env PATH=$$PATH'; else echo NOROOT; fi)
+define need_root
+	@if [ "$(ASROOT)" = NOROOT ]; then echo "make $@: run it as root (it installs Debian packages and starts Apache); sudo is not installed" >&2; exit 1; fi
+endef
 
 demo:   ## Apache on 127.0.0.1 with maintgate in front of a backend
-	scripts/demo.sh
+	$(need_root)
+	$(ASROOT) scripts/demo.sh
 
 test:   ## everything CI runs: gofmt, go vet, go test -race ./..., brief fuzzing
-	scripts/test.sh
+	$(need_root)
+	$(ASROOT) scripts/test.sh
 
 bench:  ## benchmarks: bench/results/ and BENCHMARKS.md
 	scripts/bench.sh
@@ -25,3 +35,7 @@ deb:    ## $(DIST)/maintgate_VERSION_ARCH.deb from the static binary
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(MAKE) -s build OUT="$$tmp/maintgate" VERSION="$(VERSION)" EXTRA_LDFLAGS="-s -w" && \
 	packaging/build-deb.sh "$$tmp/maintgate" "$(VERSION)" "$(DIST)"
+
+install: deb  ## make deb, then apt-get install it on this machine
+	$(need_root)
+	$(ASROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y "$$(ls -t $(DIST)/maintgate_*.deb | head -n 1)"
