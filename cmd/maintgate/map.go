@@ -40,6 +40,12 @@ func runMap(ctx context.Context, e *env, args []string) error {
 	g.Logger().Info().Str("config", s.Config.Path).Str("flag_file", s.Config.FlagFile).Str("stats_file", s.Config.StatsFile).
 		Bool("active", g.Window().Active(s.Loaded)).Int("pid", os.Getpid()).Msg("map started")
 	g.LogWarnings(s)
+	// The fleet's mirror writes the local flag files; the watcher does the
+	// rest. A map started with a broken config follows no fleet until
+	// restarted (its flag paths are unknown).
+	if !s.Broken {
+		defer startFleet(ctx, s.Config, g.Logger())()
+	}
 
 	// Apache stops the program with SIGTERM. The loop cannot be woken from
 	// its read(2) on a blocking pipe (closing the file waits for the read),

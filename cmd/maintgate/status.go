@@ -43,7 +43,9 @@ const statusCont = "                                             "
 func runStatus(ctx context.Context, e *env, args []string) error {
 	fs, cfgPath := flags(e, "status")
 	var given multi
+	var fleetAll bool
 	fs.Var(&given, "site", "show only the site `NAME` (repeatable); the first line then says whether a site named is in maintenance")
+	fs.BoolVar(&fleetAll, "fleet", false, "also list what the fleet's Redis holds for each site")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +74,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	states := readStates(cfg)
 	printProcesses(e, cfg, all, states, now)
 	printLastChange(e, cfg, now)
+	printFleet(ctx, e, cfg, fleetAll)
 	for _, n := range names {
 		printSite(e, cfg, all, n, states, now)
 	}
