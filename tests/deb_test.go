@@ -345,10 +345,11 @@ func includeLines(out string) []string {
 // debApp is the Django site behind the test vhost, under Debian's
 // gunicorn, with a superuser logged in.
 type debApp struct {
-	dir     string // its database and secret file (readable by maintgate)
+	dir     string // its database (readable by maintgate)
 	port    int
 	env     []string
 	session string // the superuser's sessionid
+	secret  string // its SECRET_KEY
 	cmd     *exec.Cmd
 }
 
@@ -365,7 +366,7 @@ func startDebApp(t *testing.T) *debApp {
 		t.Fatalf("mkadmin.py: %v\n%s", err, debStderr(err))
 	}
 	a.session = strings.TrimSpace(string(out))
-	apWriteFileMode(t, filepath.Join(a.dir, "django.secret"), secret+"\n", 0o640)
+	a.secret = secret
 	apMust(t, os.Chmod(filepath.Join(a.dir, "db.sqlite3"), 0o644))
 	a.start(t)
 	t.Cleanup(a.stop)
@@ -422,23 +423,27 @@ func (m *debMachine) configure(t *testing.T, app *debApp) {
 	b, err := os.ReadFile(path)
 	apMust(t, err)
 	text := string(b)
-	for _, kv := range [][2]string{
-		{"whitelist", `["127.0.0.2"]`},
-		{"allow_admin_during_maintenance", "true"},
-		{"session.store", `"django"`},
-		{"session.database", strconv.Quote("sqlite:" + filepath.Join(app.dir, "db.sqlite3"))},
-		{"session.secret_key_file", strconv.Quote(filepath.Join(app.dir, "django.secret"))},
-	} {
-		text = apTomlSet(t, text, kv[0], kv[1])
+	apMust(t, os.WriteFile(path, []byte(apTomlSet(t, text, "whitelist", `["127.0.0.2"]`)), 0o644))
+	// The Django quick start: the settings module tells maintgate the
+	// database and SECRET_KEY; setup writes them and runs config check.
+	cmd := exec.Command("/usr/bin/maintgate", "setup", "django", "--settings-module", "debapp.settings",
+		"--pythonpath", filepath.Join(repoRoot, "tests/testdata/deb"))
+	cmd.Env = app.env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "# configuration OK") {
+		t.Fatalf("maintgate setup django: %v\n%s", err, out)
 	}
-	apMust(t, os.WriteFile(path, []byte(text), 0o644))
-	g, err := user.LookupGroup("maintgate")
+	st, err := os.Stat("/etc/maintgate/django.secret")
 	apMust(t, err)
-	gid, _ := strconv.Atoi(g.Gid)
-	apMust(t, os.Chown(filepath.Join(app.dir, "django.secret"), 0, gid))
-	if out, err := exec.Command("/usr/bin/maintgate", "config", "check").CombinedOutput(); err != nil {
-		t.Fatalf("maintgate config check: %v\n%s", err, out)
+	if g, err := user.LookupGroup("maintgate"); err != nil || st.Mode().Perm() != 0o640 || strconv.Itoa(fileGroup(st)) != g.Gid {
+		t.Errorf("/etc/maintgate/django.secret: mode %v group %d, want 0640 group maintgate", st.Mode().Perm(), fileGroup(st))
 	}
+}
+
+func fileGroup(st os.FileInfo) int {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(sys.Gid)
+	}
+	return -1
 }
 
 // addVhost writes the site an operator writes: the printed Include lines
@@ -629,4 +634,70 @@ func (m *debMachine) restartApache(t *testing.T) {
 
 func netDial(port int) (net.Conn, error) {
 	return net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+}
+
+// TestSetupDjango: `maintgate setup django` reads a real Django project's
+// settings (Debian's python3 and Django), writes the secret file and
+// [session] into the example config, keeps its comments, and the
+// superuser's session then passes; run twice, it changes nothing more.
+func TestSetupDjango(t *testing.T) {
+	testsvc.RequireDjango(t, "sqlite:")
+	dir := t.TempDir()
+	secret := "setup-test-#key-" + strconv.Itoa(os.Getpid())
+	t.Setenv("DEBAPP_SECRET", secret)
+	t.Setenv("DEBAPP_DB", filepath.Join(dir, "db.sqlite3"))
+	t.Setenv("PYTHONDONTWRITEBYTECODE", "1")
+	out, err := exec.Command(testsvc.DjangoPython(), filepath.Join(repoRoot, "tests/testdata/deb/mkadmin.py")).Output()
+	if err != nil {
+		t.Fatalf("mkadmin.py: %v\n%s", err, debStderr(err))
+	}
+	cookie := "sessionid=" + strings.TrimSpace(string(out))
+
+	example, err := os.ReadFile(filepath.Join(repoRoot, "apache-conf/maintgate.toml"))
+	apMust(t, err)
+	text := string(example)
+	for _, kv := range [][2]string{{"flag_file", "maintenance"}, {"state_map", "state.map"}, {"page_template", ""}, {"page_file", ""}} {
+		text = apTomlSet(t, text, kv[0], strconv.Quote(kv[1]))
+	}
+	cfg := filepath.Join(dir, "maintgate.toml")
+	apWriteFile(t, cfg, text)
+	setup := []string{"setup", "django", "--settings-module", "debapp.settings", "--pythonpath", filepath.Join(repoRoot, "tests/testdata/deb")}
+
+	if got := mg(t, cfg, 0, setup...); !strings.Contains(got, "# configuration OK") {
+		t.Errorf("setup django: config check did not pass:\n%s", got)
+	}
+	secretFile := filepath.Join(dir, "django.secret")
+	b, err := os.ReadFile(secretFile)
+	apMust(t, err)
+	st, err := os.Stat(secretFile)
+	apMust(t, err)
+	if string(b) != secret+"\n" || st.Mode().Perm() != 0o640 {
+		t.Errorf("django.secret: %q mode %v, want SECRET_KEY and a newline, mode 0640", b, st.Mode().Perm())
+	}
+	written, err := os.ReadFile(cfg)
+	apMust(t, err)
+	for _, want := range []string{"# maintgate configuration: /etc/maintgate/maintgate.toml\n", "\nallow_admin_during_maintenance = true\n",
+		"\nstore = \"django\"\n", "\ndatabase = \"sqlite:" + filepath.Join(dir, "db.sqlite3") + "\"\n", "\nsecret_key_file = \"" + secretFile + "\"\n"} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("the config after setup lacks %q:\n%s", want, written)
+		}
+	}
+
+	apWriteFile(t, filepath.Join(dir, "maintenance"), "")
+	if got := mg(t, cfg, 0, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", cookie); !strings.Contains(got, "active superuser") {
+		t.Errorf("check with the superuser's session: %s, want allow: … active superuser", got)
+	}
+	mg(t, cfg, 1, "check", "--ip", "203.0.113.7", "--path", "/de/map/", "--cookie", "sessionid=nobodysessionkey0123456789abcdef")
+
+	mg(t, cfg, 0, setup...)
+	again, err := os.ReadFile(cfg)
+	apMust(t, err)
+	if string(again) != string(written) {
+		t.Errorf("setup django run twice changed the config again:\n%s", again)
+	}
+	// A module that does not load: an error naming it, the config untouched.
+	mg(t, cfg, 1, "setup", "django", "--settings-module", "nosuch.settings", "--pythonpath", dir)
+	if after, _ := os.ReadFile(cfg); string(after) != string(written) {
+		t.Errorf("a failed setup changed the config")
+	}
 }
