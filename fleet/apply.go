@@ -55,7 +55,7 @@ func Apply(sites []Site, snap Snapshot) ([]Change, error) {
 		case on && err == nil && bytes.Equal(have, want):
 			continue
 		case on:
-			if werr := flagfile.WriteAtomic(s.FlagFile, want, 0o644); werr != nil {
+			if werr := writeRenamed(s.FlagFile, want); werr != nil {
 				first = firstErr(first, werr)
 				continue
 			}

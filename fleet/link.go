@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/maintgate/maintgate/config"
-	"github.com/maintgate/maintgate/flagfile"
 	"github.com/maintgate/maintgate/internal/regfile"
 )
 
@@ -158,7 +157,7 @@ func ReadLink(path string) (Link, error) {
 	return l, nil
 }
 
-// WriteLink writes l to path by rename.
+// WriteLink writes l to path by rename (unsynced: it describes a live process).
 func WriteLink(path string, l Link) error {
-	return flagfile.WriteAtomic(path, l.Format(), 0o644)
+	return writeRenamed(path, l.Format())
 }
