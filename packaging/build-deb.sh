@@ -85,6 +85,8 @@ done
 toml=$d/etc/maintgate/maintgate.toml
 install -m 644 "$repo/apache-conf/maintgate.toml" "$toml"
 subst "$toml" 'key_file = ""' 'key_file = "/etc/maintgate/token.key"   # made by the package (0640 root:maintgate)'
+subst "$toml" '#            chmod 640 /etc/maintgate/token.key; chgrp www-data /etc/maintgate/token.key' \
+	'#            chmod 640 /etc/maintgate/token.key; chgrp maintgate /etc/maintgate/token.key'
 install -m 644 "$repo/apache-conf/maintenance.html.tmpl" "$d/etc/maintgate/"
 # The pages: copied to /var/www/maintgate by the postinst when absent
 # (maintgate on/off render maintenance.html there; dpkg must not own it).

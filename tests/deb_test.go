@@ -76,6 +76,11 @@ func TestDeb(t *testing.T) {
 	// Test 3: a superuser's session passes.
 	m.want(t, "Test 3: on, superuser session", m.curl(t, "/de/map/", "-H", "Cookie: sessionid="+app.session), 200, "debapp:")
 	m.checkMapUser(t)
+	// An upgrade (the same files, a newer version) keeps the edited config
+	// and the key, reloads Apache, and the gate keeps working.
+	m.upgrade(t, deb)
+	m.want(t, "after the upgrade, on, /de/map/", m.curl(t, "/de/map/"), 302, "")
+	m.want(t, "after the upgrade, superuser session", m.curl(t, "/de/map/", "-H", "Cookie: sessionid="+app.session), 200, "debapp:")
 	m.mg(t, "", "off")
 	m.want(t, "off again, /de/map/", m.curl(t, "/de/map/"), 200, "debapp:")
 
@@ -700,4 +705,39 @@ func TestSetupDjango(t *testing.T) {
 	if after, _ := os.ReadFile(cfg); string(after) != string(written) {
 		t.Errorf("a failed setup changed the config")
 	}
+}
+
+// upgrade installs deb again as a newer version and checks that the
+// edited conffile and the token key survive it.
+func (m *debMachine) upgrade(t *testing.T, deb string) {
+	t.Helper()
+	conf, err := os.ReadFile("/etc/maintgate/maintgate.toml")
+	apMust(t, err)
+	key, err := os.ReadFile("/etc/maintgate/token.key")
+	apMust(t, err)
+	tree := filepath.Join(m.dir, "upgrade")
+	apMust(t, run("dpkg-deb", "-R", deb, tree))
+	control := filepath.Join(tree, "DEBIAN/control")
+	b, err := os.ReadFile(control)
+	apMust(t, err)
+	b = regexp.MustCompile(`(?m)^Version: (.*)$`).ReplaceAll(b, []byte("Version: ${1}+upgrade1"))
+	apMust(t, os.WriteFile(control, b, 0o644))
+	newer := filepath.Join(m.dir, "maintgate_upgrade.deb")
+	apMust(t, run("dpkg-deb", "--root-owner-group", "--build", tree, newer))
+	start := time.Now()
+	cmd := exec.Command("apt-get", "install", "-y", "-q", newer)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get install (upgrade): %v\n%s", err, out)
+	}
+	t.Logf("apt-get install (upgrade): %v", time.Since(start).Round(10*time.Millisecond))
+	if after, _ := os.ReadFile("/etc/maintgate/maintgate.toml"); string(after) != string(conf) {
+		t.Errorf("the upgrade changed the edited /etc/maintgate/maintgate.toml")
+	}
+	if after, _ := os.ReadFile("/etc/maintgate/token.key"); string(after) != string(key) {
+		t.Errorf("the upgrade replaced /etc/maintgate/token.key")
+	}
+	// Reloaded by the postinst when the system allows it (a container's
+	// policy-rc.d may not): the test reloads it either way.
+	apMust(t, run("apache2ctl", "graceful"))
 }
