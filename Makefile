@@ -36,6 +36,6 @@ deb:    ## $(DIST)/maintgate_VERSION_ARCH.deb from the static binary
 	$(MAKE) -s build OUT="$$tmp/maintgate" VERSION="$(VERSION)" EXTRA_LDFLAGS="-s -w" && \
 	packaging/build-deb.sh "$$tmp/maintgate" "$(VERSION)" "$(DIST)"
 
-install: deb  ## make deb, then apt-get install it on this machine
+install: deb  ## make deb, then apt-get install it on this machine (apt needs a path, not a name: realpath)
 	$(need_root)
-	$(ASROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y "$$(ls -t $(DIST)/maintgate_*.deb | head -n 1)"
+	$(ASROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y "$$(realpath "$$(ls -t $(DIST)/maintgate_*.deb | head -n 1)")"
