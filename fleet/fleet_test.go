@@ -174,15 +174,27 @@ func TestStoreErrorsHoldNoPassword(t *testing.T) {
 	}
 }
 
-// TestListShowsEverySite: status --fleet's listing.
+// TestListShowsEverySite: status --fleet's listing, through a Redis
+// user limited to maintgate's keys and channel as docs/fleet.md
+// advises (so the store needs no other command).
 func TestListShowsEverySite(t *testing.T) {
 	r := testsvc.NewRedis(t, testsvc.RedisOptions{})
-	st, err := Open(config.Fleet{Redis: r.URL, Key: "mg"})
+	ctx := context.Background()
+	admin := r.Client(t)
+	defer admin.Close()
+	acl := []any{"ACL", "SETUSER", "maintgate", "on", ">user-pw", "~mg:*", "&mg:events", "+@connection", "+get", "+mget", "+set", "+del", "+scan", "+publish", "+subscribe", "+multi", "+exec"}
+	if err := admin.Do(ctx, acl...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Replace(r.URL, "://:"+r.Password+"@", "://maintgate:user-pw@", 1)
+	st, err := Open(config.Fleet{Redis: url, Key: "mg"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ctx := context.Background()
+	cfg := host(t, url, "1s")
+	cfg.Fleet.Key = "mg"
+	startMirror(t, cfg)
 	snap, sites, err := st.List(ctx)
 	if err != nil || snap.Written != "" || len(sites) != 0 {
 		t.Fatalf("empty Redis: %+v %v %v", snap, sites, err)
@@ -193,4 +205,6 @@ func TestListShowsEverySite(t *testing.T) {
 	if err != nil || WrittenTime(snap.Written).IsZero() || strings.Join(sites, ",") != "blog,shop" || string(snap.Flags["shop"]) != "a" {
 		t.Fatalf("listing: %+v %v %v", snap, sites, err)
 	}
+	shop, _ := cfg.FlagFileOf("shop")
+	eventually(t, "the mirror of a limited user writes shop's flag", 2*time.Second, fileIs(shop, []byte("a")))
 }
