@@ -9,12 +9,15 @@
 #   DEMO_SELFTEST=1 scripts/demo.sh
 #                                 non-interactive: maintenance on -> 302,
 #                                 off -> 200, one site on -> only its
-#                                 vhosts 302, then stop; exit 0 on success
+#                                 vhosts 302, the panel's API behind
+#                                 Apache, then stop; exit 0 on success
 #
 # Besides the vhost on DEMO_PORT (no site: the server-wide switch), two
 # sites on the next free ports: shop (two vhosts, as :80 and :443 would be)
 # and blog, each naming itself with Define MAINTGATE_SITE
-# (tests/testdata/httpd.conf.in, MG_SITES).
+# (tests/testdata/httpd.conf.in, MG_SITES). The control panel (`maintgate
+# panel`) runs beside them, under /maintgate/ of the first vhost
+# (apache-conf/maintgate-panel.conf, MG_PANEL), with an htpasswd user.
 #
 # Environment: DEMO_PORT (default 8080, or the next free port),
 # DEMO_VARIANT=503 (the 503 snippet instead of the 302 one),
@@ -42,14 +45,14 @@ stop_demo() {
     if [ -f "$dir/httpd.conf" ]; then
         "$(apache_bin)" -f "$dir/httpd.conf" -k stop 2>/dev/null || true
         for _ in $(seq 50); do
-            [ -f "$dir/httpd.pid" ] && kill -0 "$(cat "$dir/httpd.pid")" 2>/dev/null || break
+            [ -f "$dir/httpd.pid" ] && kill -0 "$(cat "$dir/httpd.pid" 2>/dev/null)" 2>/dev/null || break
             sleep 0.1
         done
-        [ -f "$dir/httpd.pid" ] && kill -9 "$(cat "$dir/httpd.pid")" 2>/dev/null || true
+        [ -f "$dir/httpd.pid" ] && kill -9 "$(cat "$dir/httpd.pid" 2>/dev/null)" 2>/dev/null || true
     fi
-    if [ -f "$dir/backend.pid" ]; then
-        kill "$(cat "$dir/backend.pid")" 2>/dev/null || true
-    fi
+    for p in backend panel; do
+        [ -f "$dir/$p.pid" ] && kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
+    done
     rm -rf "$dir"
     [ "$(cat "$pointer" 2>/dev/null)" = "$dir" ] && rm -f "$pointer"
     return 0
@@ -68,6 +71,7 @@ missing=()
 [ -n "$(apache_bin)" ] || missing+=(apache2)
 [ -f /usr/lib/apache2/modules/mod_authnz_external.so ] || missing+=(libapache2-mod-authnz-external)
 command -v curl >/dev/null || missing+=(curl)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)   # the panel's login
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}; run as root to install them"
     say "installing ${missing[*]} ..."
@@ -115,6 +119,8 @@ cat > "$dir/maintgate.toml" <<EOF
 flag_file = "$dir/state/maintenance"
 state_map = "$dir/state/state.map"
 allow_paths = ["/static/", "/media/", "/maintenance.html", "/maintenance.json", "/robots.txt", "/healthz"]
+whitelist_file = "$dir/whitelist.txt"
+stats_file = "$dir/state/stats.prom"
 admin_paths = ["/admin/"]
 whitelist = ["127.0.0.2"]
 page_template = "$repo/apache-conf/maintenance.html.tmpl"
@@ -131,6 +137,7 @@ key_file = "$dir/token.key"
 [sites.shop]
 [sites.blog]
 EOF
+printf '# one IP or CIDR a line (edit it in the panel)\n' > "$dir/whitelist.txt"
 # The state map must exist before Apache starts (AH00526 otherwise).
 "$mg" off -config "$dir/maintgate.toml" >/dev/null
 
@@ -156,7 +163,9 @@ port=$(free_port "${DEMO_PORT:-8080}")
 shop_port=$(free_port $((port + 1)))
 shop_alt_port=$(free_port $((shop_port + 1)))
 blog_port=$(free_port $((shop_alt_port + 1)))
-defines=$'Define MG_USER\nDefine MG_SKIP_STATIC\nDefine MG_AUTHZ\nDefine MG_SITES'
+panel_port=$(free_port $((blog_port + 1)))
+defines=$'Define MG_USER\nDefine MG_SKIP_STATIC\nDefine MG_AUTHZ\nDefine MG_SITES\nDefine MG_PANEL'
+defines+=$'\nDefine MAINTGATE_PANEL_URL http://127.0.0.1:'"$panel_port/"
 [ "${DEMO_VARIANT:-}" = 503 ] && defines+=$'\nDefine MG_503'
 HTTPD_DIR=$dir HTTPD_PORT=$port HTTPD_BACKEND=127.0.0.1:$backend_port HTTPD_BIN=$mg \
 HTTPD_SHOP_PORT=$shop_port HTTPD_SHOP_ALT_PORT=$shop_alt_port HTTPD_BLOG_PORT=$blog_port \
@@ -171,6 +180,23 @@ def value(m):
 sys.stdout.write(re.sub(r"@([A-Z_]+)@", value, open(sys.argv[1]).read()))
 PY
 "$apache" -f "$dir/httpd.conf" -k start || { cat "$dir/error.log" >&2; die "Apache did not start"; }
+
+# --- 5b. The control panel: HTTP Basic against a bcrypt htpasswd file
+# (htpasswd -B), the audit log beside it.
+panel_user=admin
+panel_pw=$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 12)
+htpasswd -cbB "$dir/panel.htpasswd" "$panel_user" "$panel_pw" 2>/dev/null
+cat >> "$dir/maintgate.toml" <<EOF
+
+# The control panel (maintgate panel), behind Apache at /maintgate/.
+[panel]
+listen = "127.0.0.1:$panel_port"
+auth = ["htpasswd"]
+htpasswd_file = "$dir/panel.htpasswd"
+audit_log = "$dir/audit.log"
+EOF
+"$mg" panel -config "$dir/maintgate.toml" > "$dir/panel.log" 2>&1 &
+echo $! > "$dir/panel.pid"
 base="http://127.0.0.1:$port"
 shop="http://127.0.0.1:$shop_port" shop_alt="http://127.0.0.1:$shop_alt_port" blog="http://127.0.0.1:$blog_port"
 for _ in $(seq 100); do
@@ -178,6 +204,10 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 curl -fsS -o /dev/null "$base/healthz" || { cat "$dir/error.log" >&2; die "Apache does not answer on $base"; }
+for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/maintgate/assets/panel.css")" = 200 ] && break
+    sleep 0.1
+done
 
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
@@ -209,6 +239,14 @@ if [ "${DEMO_SELFTEST:-}" = 1 ]; then
     check 200 "$(status "$base/de/map/")" "site shop on, the vhost without a site /de/map/"
     "$mg" off -config "$dir/maintgate.toml" --site shop >/dev/null
     check 200 "$(status "$shop/de/map/")" "site shop off, shop /de/map/"
+    # The panel, through Apache, as a script uses it.
+    check 401 "$(status "$base/maintgate/api/status")" "panel without a login"
+    check 403 "$(status -u "$panel_user:wrong" "$base/maintgate/api/status")" "panel with a wrong password"
+    check 200 "$(status -u "$panel_user:$panel_pw" -d '{"message":"from the panel"}' "$base/maintgate/api/on")" "panel api/on"
+    check "$want" "$(status "$base/de/map/")" "maintenance on from the panel, /de/map/"
+    check 401 "$(status "$base/maintgate/")" "the panel's path during maintenance (the panel's own sign-in, not the gate)"
+    check 200 "$(status -u "$panel_user:$panel_pw" -d '{}' "$base/maintgate/api/off")" "panel api/off"
+    check 200 "$(status "$base/de/map/")" "maintenance off from the panel, /de/map/"
     # Console logs without colour codes in Apache's error log.
     colour=none; grep -q $'\e\[' "$dir/error.log" && colour="ANSI escapes"
     check none "$colour" "colour codes in error.log"
@@ -253,6 +291,12 @@ Try, in another terminal:
   mg off
   kill \$(cat $dir/backend.pid)                # backend down: 503 "temporarily unavailable"
   open $base/maintenance.html in a browser
+
+  The control panel: $base/maintgate/   (user $panel_user, password $panel_pw)
+  curl -u '$panel_user:$panel_pw' $base/maintgate/api/status
+  curl -u '$panel_user:$panel_pw' -d '{"message":"Back soon","until":"30m"}' $base/maintgate/api/on
+  curl -u '$panel_user:$panel_pw' -d '{}' $base/maintgate/api/off
+  audit log: $dir/audit.log, panel log: $dir/panel.log
 
 Stop with Ctrl-C here, or: $0 stop
 EOF
