@@ -143,7 +143,7 @@ func newDebMachine(t *testing.T) *debMachine {
 	requireTool(t, "make", "make")
 	requireTool(t, "go", "Go")
 
-	m := &debMachine{dir: debTempDir(t), enabled: map[string]string{}, dirs: map[string]bool{}}
+	m := &debMachine{dir: debTempDir(t, ""), enabled: map[string]string{}, dirs: map[string]bool{}}
 	m.lock(t)
 	if st := debStatus(); st != "" {
 		testsvc.Missing(t, "the package maintgate is already on this machine ("+st+"); TestDeb would purge it")
@@ -155,11 +155,11 @@ func newDebMachine(t *testing.T) *debMachine {
 	return m
 }
 
-// debTempDir is a directory the maintgate user can read (t.TempDir's
-// parent is 0700 root).
-func debTempDir(t *testing.T) string {
+// debTempDir is a directory under base ("" is $TMPDIR) the maintgate
+// user can read (t.TempDir's parent is 0700 root).
+func debTempDir(t *testing.T, base string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "maintgate-debtest")
+	dir, err := os.MkdirTemp(base, "maintgate-debtest")
 	apMust(t, err)
 	apMust(t, os.Chmod(dir, 0o755))
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -360,7 +360,9 @@ type debApp struct {
 
 func startDebApp(t *testing.T) *debApp {
 	t.Helper()
-	a := &debApp{dir: debTempDir(t), port: testsvc.FreePort(t)}
+	// Not under /tmp: Debian's apache2.service has PrivateTmp=true, and the
+	// map, Apache's child, would not see the database there.
+	a := &debApp{dir: debTempDir(t, "/srv"), port: testsvc.FreePort(t)}
 	secret := fmt.Sprintf("debtest-%d-%d", time.Now().UnixNano(), os.Getpid())
 	a.env = append(os.Environ(), "DEBAPP_SECRET="+secret, "DEBAPP_DB="+filepath.Join(a.dir, "db.sqlite3"),
 		"PYTHONDONTWRITEBYTECODE=1", "DJANGO_SETTINGS_MODULE=debapp.settings")
