@@ -189,15 +189,15 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 // auditLen is how many changes api/audit and the page show.
 const auditLen = 50
 
-func (s *Server) latestChanges() ([]audit.Entry, error) {
+func (s *Server) latestChanges(n int) ([]audit.Entry, error) {
 	if !control.Audited(s.cfg) {
 		return nil, nil
 	}
-	return audit.Latest(s.cfg.Panel.AuditLog, auditLen)
+	return audit.Latest(s.cfg.Panel.AuditLog, n)
 }
 
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	es, err := s.latestChanges()
+	es, err := s.latestChanges(auditLen)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
 		return

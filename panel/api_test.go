@@ -243,3 +243,34 @@ func TestMetricsAndLiveCounters(t *testing.T) {
 		}
 	}
 }
+
+// TestFormsWithoutScript: the page's forms alone, as a browser without
+// JavaScript sends them: on and off show a confirmation first and change
+// nothing until it is confirmed.
+func TestFormsWithoutScript(t *testing.T) {
+	p := newTestPanel(t, "")
+	form := "Content-Type: application/x-www-form-urlencoded"
+	r := p.alice(t, "POST", "/on", "site=shop&message=Soon+back&until=1h&allow=&allow_paths=&confirm=", form)
+	wantCode(t, r, http.StatusOK, "on without confirmation")
+	if !strings.Contains(r.body, "Yes, turn it on") || !strings.Contains(r.body, `name="message" value="Soon back"`) {
+		t.Fatalf("confirmation page:\n%s", r.body)
+	}
+	if p.read(t, "maintenance.shop") != "" {
+		t.Fatal("switched on before the confirmation")
+	}
+	r = p.alice(t, "POST", "/on", "site=shop&message=Soon+back&until=1h&allow=203.0.113.9+198.51.100.0/24&confirm=1", form)
+	wantCode(t, r, http.StatusOK, "on confirmed")
+	if !strings.Contains(r.body, `id="flash"`) || !strings.Contains(p.read(t, "maintenance.shop"), "Soon back") {
+		t.Fatalf("after on:\n%s", r.body)
+	}
+	r = p.alice(t, "POST", "/whitelist", "text=10.0.0.0/8%0D%0Abad%0D%0A", form)
+	wantCode(t, r, http.StatusBadRequest, "bad whitelist form")
+	if !strings.Contains(r.body, "line 2: &#34;bad&#34; is not an IP or CIDR") {
+		t.Errorf("whitelist form errors:\n%s", r.body)
+	}
+	r = p.alice(t, "POST", "/off", "site=shop&confirm=1", form)
+	wantCode(t, r, http.StatusOK, "off confirmed")
+	if p.read(t, "maintenance.shop") != "" {
+		t.Fatal("still on after off")
+	}
+}

@@ -3,6 +3,7 @@ package panel
 import (
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,15 +64,18 @@ func chartSVG(s []sample, now time.Time) template.HTML {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="scale" text-anchor="middle">-%dm</text>`, x(t), chartH-4, 60-m)
 	}
 	line := func(class string, v func(point) float64) {
-		var ps []string
+		var ps []byte
 		for _, p := range pts {
 			if p.at.Before(from) {
 				continue
 			}
-			ps = append(ps, fmt.Sprintf("%.1f,%.1f", x(p.at), y(v(p))))
+			ps = strconv.AppendFloat(ps, x(p.at), 'f', 1, 64)
+			ps = append(ps, ',')
+			ps = strconv.AppendFloat(ps, y(v(p)), 'f', 1, 64)
+			ps = append(ps, ' ')
 		}
 		if len(ps) > 0 {
-			fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, class, strings.Join(ps, " "))
+			fmt.Fprintf(&b, `<polyline class="%s" points="%s"/>`, class, ps[:len(ps)-1])
 		}
 	}
 	line("allowed", func(p point) float64 { return p.allowed })

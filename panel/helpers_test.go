@@ -31,7 +31,12 @@ type testPanel struct {
 // panel on loopback. Users: alice (password alice-pw).
 func newTestPanel(t *testing.T, tail string) *testPanel {
 	t.Helper()
-	dir := t.TempDir()
+	return benchSetup(t, t.TempDir(), tail)
+}
+
+// benchSetup is newTestPanel in dir, for tests and benchmarks alike.
+func benchSetup(t testing.TB, dir string, tail ...string) *testPanel {
+	t.Helper()
 	p := &testPanel{dir: dir, cfgPath: filepath.Join(dir, "maintgate.toml")}
 	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
 	must(t, err)
@@ -47,13 +52,13 @@ func newTestPanel(t *testing.T, tail string) *testPanel {
 		"\nwhitelist_file = " + q("whitelist.txt") + "\nstats_file = " + q("stats.prom") +
 		"\n[token]\nkey_file = " + q("token.key") +
 		"\n[panel]\nauth = [\"htpasswd\"]\nhtpasswd_file = " + q("htpasswd") + "\naudit_log = " + q("audit.log") +
-		"\n[sites.shop]\n" + tail
+		"\n[sites.shop]\n" + strings.Join(tail, "")
 	write(t, p.cfgPath, cfg)
 	p.start(t)
 	return p
 }
 
-func (p *testPanel) start(t *testing.T) {
+func (p *testPanel) start(t testing.TB) {
 	t.Helper()
 	var err error
 	p.cfg, err = config.Load(p.cfgPath)

@@ -79,6 +79,9 @@ type confirmData struct {
 	Form   url.Values
 }
 
+// pageAuditLen is how many changes the page shows (api/audit: auditLen).
+const pageAuditLen = 10
+
 // liveData is the part the page refreshes.
 type liveData struct {
 	Counters    Counters
@@ -103,11 +106,8 @@ func (s *Server) liveData() liveData {
 	for _, r := range Reasons {
 		d.Reasons = append(d.Reasons, reasonCount{r, c.Answers[r]})
 	}
-	if d.Audit, err = s.latestChanges(); err != nil {
+	if d.Audit, err = s.latestChanges(pageAuditLen); err != nil {
 		d.AuditErr = err.Error()
-	}
-	if len(d.Audit) > 10 {
-		d.Audit = d.Audit[:10]
 	}
 	return d
 }
