@@ -143,6 +143,64 @@ def roundtrip_section(all_rows):
     return "\n".join(out)
 
 
+def counters_section(rows):
+    """The round trips of the map before it counted its answers and after,
+    both in the same runs (scripts/bench.sh counters)."""
+    med = statistics.median
+    runs = {}
+    for r in rows:
+        runs.setdefault((r.get("mode", "pinned"), r["case"], r["run"], r["before_first"]), {})[r["prog"]] = r
+    one = rows[0]
+    nruns = max(r["run"] for r in rows)
+    out = ["### Counters: round trips before and after (issue 12)\n"]
+    out.append(
+        "`maintgate map` counts every answer (one atomic add on a fixed array, by reason) and a goroutine "
+        "writes the counters to `stats_file` every 10 s. The round trips above (`scripts/bench.sh counters`), "
+        "with `stats_file` set, through the map before the counters (`%s`) and the map with them (`%s`) "
+        "side by side in the same runs, beside the floors, so that the load of the moment falls on both; "
+        "each run twice, the two maps in either order (the driver favours one position), %d time%s. "
+        "Rates and p50 are medians over the runs; after ÷ before is the ratio of the two maps' rates, each "
+        "taken as its median per-batch ratio to the C floor of its run, the two orders combined by their "
+        "geometric mean, then the median over the runs; its range is over every run and order.\n"
+        % (one["before"], one["after"], nruns, "s" if nruns > 1 else ""))
+    summary = []
+    for mode in ("pinned", "unpinned"):
+        lines, changes, orders = [], [], []
+        for case, label in CASES:
+            groups = {k[2:]: v for k, v in runs.items() if k[0] == mode and k[1] == case}
+            pairs = {k: v for k, v in groups.items() if "maintgate" in v and "maintgate_before" in v}
+            if not pairs:
+                continue
+            x = {k: v["maintgate"]["ratio"] / v["maintgate_before"]["ratio"] for k, v in pairs.items()}
+            balanced = []
+            for run in sorted({k[0] for k in x}):
+                if (run, True) in x and (run, False) in x:
+                    balanced.append((x[(run, True)] * x[(run, False)]) ** 0.5)
+                    orders.append(max(x[(run, True)], x[(run, False)]) / min(x[(run, True)], x[(run, False)]) - 1)
+            change = med(balanced) if balanced else med(list(x.values()))
+            changes.append(change)
+            b = [v["maintgate_before"] for v in pairs.values()]
+            a = [v["maintgate"] for v in pairs.values()]
+            lines.append("| %s | %.0f | %.0f | %.1f | %.1f | %.3f | %.3f–%.3f |" % (
+                label, med([r["per_second"] for r in b]), med([r["per_second"] for r in a]),
+                med([r["p50_us"] for r in b]), med([r["p50_us"] for r in a]), change, min(x.values()), max(x.values())))
+        if not lines:
+            continue
+        out.append("%s:\n" % ("Pinned to one CPU" if mode == "pinned" else "Placed by the scheduler"))
+        out.append("| path | before rt/s | after rt/s | before p50 µs | after p50 µs | after ÷ before | range |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        out.extend(lines)
+        out.append("")
+        s = "%s, after ÷ before %.3f (median of the %d paths; %.3f–%.3f)" % (
+            mode, med(changes), len(changes), min(changes), max(changes))
+        if orders:
+            s += ", while the order of the two maps alone moves it by %.1f %% (median; at most %.1f %%)" % (
+                100 * med(orders), 100 * max(orders))
+        summary.append(s)
+    out.append("Summary: %s." % "; ".join(summary))
+    return "\n".join(out) + "\n"
+
+
 def make_plot(plot):
     try:
         import matplotlib
@@ -172,6 +230,9 @@ def main():
     rt = load_jsonl("roundtrip.jsonl")
     if rt:
         parts.append(roundtrip_section(rt))
+    ct = load_jsonl("counters.jsonl")
+    if ct:
+        parts.append(counters_section(ct))
     # locks.md is written by hand from the lock tests' logs (go test -run
     # 'Locked' -v ./authz/session), not by this script.
     for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md", "locks.md"):

@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                  # everything (about a quarter of an hour)
 #   scripts/bench.sh apache memory    # some parts: roundtrip fuzz apache django memory checker
+#   BEFORE=f40e4cd scripts/bench.sh counters   # round trips of an older build beside this one (AFTER=commit: instead of the tree)
 #
 # Round trips are lock-step (write one key line, read one answer), as Apache
 # drives a prg: map. maintgate and the floors (a C program and a Go program
@@ -35,6 +36,7 @@ site() { # config for a site in $work/site
 	cat > "$work/site/maintgate.toml" <<TOML
 flag_file = "maintenance"
 state_map = "state.map"
+stats_file = "stats.prom"
 whitelist = ["192.168.1.100", "10.0.0.0/8", "2001:db8:1::/48"]
 trusted_proxies = ["172.16.0.1"]
 [log]
@@ -90,20 +92,35 @@ sitecases() {
 			local case=site_$path
 			[ "$n" = 10 ] && case=site10_$path
 			printf '%s  %s s05\n' "$line" "$csrf" > "$L/$case"
-			"$work/maintgate" on -config "$work/sites$n/maintgate.toml" >/dev/null
+			"$mg" on -config "$work/sites$n/maintgate.toml" >/dev/null
+			maps "$work/sites$n/maintgate.toml"
 			"$@" "$work/roundtrip" -mode "$mode" -lines "$L/$case" -case "$case" -batch "$BATCH" -batches "$BATCHES" \
 				-prog "echo=$work/echo" -prog "goecho=$work/goecho" \
-				-prog "maintgate=$work/maintgate map -config $work/sites$n/maintgate.toml" >> "$out/roundtrip.jsonl"
+				"${mapargs[@]}" >> "$res"
 			echo "roundtrip: $mode $case done" >&2
 		done
 	done
 }
 
+# maps CONFIG sets mapargs, the -prog arguments of the map ($mg); with
+# RT_BEFORE (a binary), also that one as maintgate_before, first when
+# RT_BEFORE_FIRST=1.
+maps() {
+	mapargs=(-prog "maintgate=$mg map -config $1")
+	if [ -n "${RT_BEFORE:-}" ]; then
+		local b=(-prog "maintgate_before=$RT_BEFORE map -config $1")
+		if [ "${RT_BEFORE_FIRST:-}" = 1 ]; then mapargs=("${b[@]}" "${mapargs[@]}"); else mapargs+=("${b[@]}"); fi
+	fi
+}
+
+# roundtrip: every path, pinned and unpinned, into bench/results/roundtrip.jsonl;
+# RT_MAINTGATE and RT_OUT name another binary and results file, RT_BEFORE
+# a second binary run beside it (counters).
 roundtrip() {
 	site
-	local mg="$work/maintgate" cfg="$work/site/maintgate.toml" cfgq="$work/site/quiet.toml"
+	local mg=${RT_MAINTGATE:-$work/maintgate} cfg="$work/site/maintgate.toml" cfgq="$work/site/quiet.toml"
 	sed 's/^level = "info"/level = "error"/' "$cfg" > "$cfgq"
-	local token superuser
+	local token superuser i
 	token=$("$mg" token issue -config "$cfg" --ttl 24h --label bench 2>/dev/null)
 	superuser=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cases"]["superuser"]["cookie"])' < "$work/site/sessions.json")
 	local csrf="csrftoken=Zq3kE8vJb1mN7xYc2LpRt5WuA9sDf0GhKoIeVnBmQwErTyUiOpAsDfGhJkLzXcVb"
@@ -122,7 +139,7 @@ roundtrip() {
 		if [ "$i" -le 1 ]; then echo "~203.0.113.7 /de/map/  $csrf;%20sessionid=RANDOM-SESSION" >> "$L/flood10"; else cat "$L/whitelisted" >> "$L/flood10"; fi
 		if [ "$i" -le 5 ]; then echo "~203.0.113.7 /de/map/  $csrf;%20sessionid=RANDOM-SESSION" >> "$L/flood50"; else cat "$L/whitelisted" >> "$L/flood50"; fi
 	done
-	local res="$out/roundtrip.jsonl"
+	local res=${RT_OUT:-$out/roundtrip.jsonl}
 	: > "$res"
 	# Twice: every process pinned to one CPU (the CPU work of a round trip,
 	# what the target is judged on), then placed by the scheduler as Apache
@@ -137,12 +154,46 @@ roundtrip() {
 			local extra=()
 			# The same redirects with logging off: what an INFO line per
 			# redirect costs the answer path.
-			[ "$case" = redirect ] && extra=(-prog "maintgate_nolog=$mg map -config $cfgq")
+			[ "$case" = redirect ] && [ -z "${RT_BEFORE:-}" ] && extra=(-prog "maintgate_nolog=$mg map -config $cfgq")
+			maps "$cfg"
 			"${place[@]}" "$work/roundtrip" -mode "$mode" -lines "$L/$case" -case "$case" -batch "$BATCH" -batches "$BATCHES" \
-				-prog "echo=$work/echo" -prog "goecho=$work/goecho" -prog "maintgate=$mg map -config $cfg" "${extra[@]}" >> "$res"
+				-prog "echo=$work/echo" -prog "goecho=$work/goecho" "${mapargs[@]}" "${extra[@]}" >> "$res"
 			echo "roundtrip: $mode $case done" >&2
 		done
 		sitecases "$mode" "$csrf" "${place[@]}"
+	done
+}
+
+# counters (issue 12): the round trips of roundtrip through the build
+# BEFORE (a commit: the map before it counted its answers and wrote
+# stats_file) and the tree (or the commit AFTER), counters on (stats_file
+# written every 10 s), both maps in the same runs beside the floors, so the
+# load of the moment falls on both alike; each run twice, the maps in
+# either order (the driver favours one position), RUNS times, into
+# bench/results/counters.jsonl with the order and run on each row.
+counters() {
+	local before=${BEFORE:-f40e4cd} runs=${RUNS:-1} run first c
+	for c in before ${AFTER:+after}; do
+		local rev=$before
+		[ "$c" = after ] && rev=$AFTER
+		mkdir -p "$work/$c"
+		git archive "$rev" | tar -x -C "$work/$c"
+		(cd "$work/$c" && go build -o "$work/maintgate-$c" ./cmd/maintgate)
+	done
+	local head=${AFTER:-$(git describe --always --dirty)}
+	[ -n "${AFTER:-}" ] || cp "$work/maintgate" "$work/maintgate-after"
+	: > "$out/counters.jsonl"
+	for run in $(seq 1 "$runs"); do
+		for first in 0 1; do
+			rm -rf "$work/site" "$work/sites1" "$work/sites10" # a fresh site and session database each time
+			RT_MAINTGATE=$work/maintgate-after RT_BEFORE=$work/maintgate-before RT_BEFORE_FIRST=$first \
+				RT_OUT=$work/counters.jsonl roundtrip
+			/usr/bin/python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l); r.update(before=sys.argv[2], after=sys.argv[3], before_first=sys.argv[4] == "1", run=int(sys.argv[5])); print(json.dumps(r))' \
+				"$work/counters.jsonl" "$(git rev-parse --short "$before")" "$head" "$first" "$run" >> "$out/counters.jsonl"
+			echo "counters: run $run (before first: $first) done" >&2
+		done
 	done
 }
 
