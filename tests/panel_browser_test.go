@@ -142,10 +142,13 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-// shot saves a screenshot of the page; MAINTGATE_SCREENSHOT_DIR keeps it.
+// shot saves a screenshot of the page, as tall as its content (the
+// window is taller than any page, so that the preview frame is painted:
+// Chromium leaves frames outside the viewport blank in a full-page
+// capture); MAINTGATE_SCREENSHOT_DIR keeps it.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	b, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("body")))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -300,3 +303,33 @@ func useBypassLink(t *testing.T, e *panelEnv, link string) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestPanelKilledNeverAffectsGate: the panel is a process beside the
+// gate that only writes files. Killed (SIGKILL) right after a change, the
+// site stays as the panel left it, the gate still decides every request,
+// and the command line still switches; only /maintgate/ is gone (Apache's
+// 503 for an unreachable backend).
+func TestPanelKilledNeverAffectsGate(t *testing.T) {
+	e := startPanelEnv(t)
+	cookie := "Cookie: sessionid=" + e.dj.cookie(t, "superuser")
+	req, _ := http.NewRequest("POST", e.panelURL+"api/on", strings.NewReader(`{"message":"panel then killed"}`))
+	req.Header.Set("Cookie", "sessionid="+e.dj.cookie(t, "superuser"))
+	resp, err := apDefaultClient.Do(req)
+	apMust(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("api/on: %d", resp.StatusCode)
+	}
+	apMust(t, e.cmd.Process.Kill())
+	e.cmd.Wait()
+	for range 20 {
+		e.wantRedirect(t, e.get(t, "/de/map/"), "a visitor with the panel killed")
+		apWantBackend(t, e.get(t, "/admin/"), "/admin/", "the admin with the panel killed")
+	}
+	apWantStatus(t, e.get(t, "/maintgate/api/status", cookie), http.StatusServiceUnavailable, "the panel's path with the panel killed")
+	mg(t, e.cfg, 0, "off")
+	apWantBackend(t, e.get(t, "/de/map/"), "/de/map/", "a visitor after off from the shell")
+	if pids := e.mapPIDs(); len(pids) != 1 {
+		t.Errorf("map processes %v, want the one Apache started", pids)
+	}
+}
