@@ -60,7 +60,7 @@ subst() {
 
 d=$root
 install -d "$d/DEBIAN" "$d/usr/bin" "$d/etc/maintgate" "$d/etc/apache2/conf-available" \
-	"$d/etc/apache2/maintgate" "$d/etc/logrotate.d" "$d/lib/systemd/system" \
+	"$d/etc/apache2/maintgate" "$d/etc/logrotate.d" "$d/usr/lib/systemd/system" \
 	"$d/usr/share/maintgate/www" "$d/usr/share/man/man8" "$d/usr/share/doc/maintgate" \
 	"$d/usr/share/bash-completion/completions"
 
@@ -93,7 +93,7 @@ install -m 644 "$repo/apache-conf/maintenance.html.tmpl" "$d/etc/maintgate/"
 install -m 644 "$repo/apache-conf/maintenance.html" "$repo/apache-conf/maintenance.json" "$d/usr/share/maintgate/www/"
 
 install -m 644 "$pkg/maintgate.logrotate" "$d/etc/logrotate.d/maintgate"
-install -m 644 "$pkg/maintgate-panel.service" "$d/lib/systemd/system/"
+install -m 644 "$pkg/maintgate-panel.service" "$d/usr/lib/systemd/system/"
 install -m 644 "$pkg/maintgate.bash-completion" "$d/usr/share/bash-completion/completions/maintgate"
 gzip -9n < "$pkg/maintgate.8" > "$d/usr/share/man/man8/maintgate.8.gz"
 install -d "$d/usr/share/lintian/overrides"
