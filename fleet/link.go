@@ -103,7 +103,7 @@ func ParseLink(data []byte) (Link, error) {
 		if k == "" || strings.HasPrefix(k, "#") {
 			continue
 		}
-		v = strings.TrimSpace(v)
+		v = strings.Join(strings.Fields(v), " ") // as Format writes it
 		if v == "-" {
 			v = ""
 		}
