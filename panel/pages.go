@@ -22,6 +22,7 @@ import (
 func parsePages() (*template.Template, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
 		"when":  fmtTime,
+		"clock": func(t time.Time) string { return t.Local().Format("01-02 15:04:05") },
 		"lines": func(v []string) string { return strings.Join(v, "\n") },
 	}).ParseFS(assets, "assets/*.html")
 	if err != nil {
