@@ -17,7 +17,6 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -136,11 +135,4 @@ func Scrub(s, secret string) string {
 		}
 	}
 	return s
-}
-
-// IsUnreachable says whether err is a failure to reach Redis at all (as
-// opposed to an answer that was refused).
-func IsUnreachable(err error) bool {
-	var re redis.Error
-	return err != nil && !errors.As(err, &re)
 }

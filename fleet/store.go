@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -145,12 +144,4 @@ func WrittenTime(w string) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-// String describes a snapshot's marker for humans.
-func (s Snapshot) String() string {
-	if s.Written == "" {
-		return "no written marker"
-	}
-	return fmt.Sprintf("written %s", s.Written)
 }
