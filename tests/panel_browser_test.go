@@ -161,7 +161,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // TestPanelInBrowser: sign in with a Django superuser session, turn
 // maintenance on with a message and an end time (the site answers 302,
 // the page shows the message), add an invalid then a valid whitelist
-// line, issue a bypass link and use it, turn maintenance off.
+// line, issue a bypass link and use it, turn maintenance off. One long
+// function on purpose: each step starts from what the one before left,
+// as an operator's session does.
 func TestPanelInBrowser(t *testing.T) {
 	e := startPanelEnv(t)
 	ctx, dialogs := browser(t)

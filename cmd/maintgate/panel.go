@@ -36,7 +36,9 @@ func runPanel(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log := zerolog.New(e.stderr).With().Timestamp().Str("component", "panel").Logger()
+	// Info and up: the session checker's per-lookup debug lines are for
+	// the map's log.
+	log := zerolog.New(e.stderr).Level(zerolog.InfoLevel).With().Timestamp().Str("component", "panel").Logger()
 	remote, done, err := fleetRemote(ctx, e, cfg, false)
 	if err != nil {
 		return err
