@@ -274,3 +274,13 @@ func TestFormsWithoutScript(t *testing.T) {
 		t.Fatal("still on after off")
 	}
 }
+
+// TestAssetsOnlyScriptAndStyle: the page's stylesheet and script load
+// without credentials (the sign-in page uses them); its templates are
+// not served.
+func TestAssetsOnlyScriptAndStyle(t *testing.T) {
+	p := newTestPanel(t, "")
+	for path, code := range map[string]int{"/assets/panel.css": 200, "/assets/panel.js": 200, "/assets/page.html": 404, "/assets/": 404} {
+		wantCode(t, p.do(t, "GET", path, "", "", ""), code, path)
+	}
+}

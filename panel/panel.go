@@ -122,7 +122,12 @@ func (s *Server) Close() {
 // before anything else runs.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /assets/", http.FileServerFS(assets))
+	// The stylesheet and the script only: the templates stay unpublished.
+	for _, f := range []string{"panel.css", "panel.js"} {
+		mux.HandleFunc("GET /assets/"+f, func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFileFS(w, r, assets, "assets/"+f)
+		})
+	}
 	mux.Handle("GET /{$}", s.page(s.index))
 	mux.Handle("GET /live", s.page(s.live))
 	mux.Handle("GET /preview", s.page(s.preview))
