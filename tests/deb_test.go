@@ -117,7 +117,6 @@ type debMachine struct {
 	apacheBefore bool     // the system Apache ran before the test
 	started      bool     // the test started it
 	port         int      // the test vhost's port (not 80)
-	vhost        string   // sites-available/NAME.conf the test wrote
 	enabled      map[string]string
 	dirs         map[string]bool // apacheStateDirs (and parents) that existed
 }
