@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +34,7 @@ type Mirror struct {
 	log    *zerolog.Logger
 	path   string // the link file
 	link   Link
+	saved  Link // the link as last written
 	// outage is true from the first failure until Redis answers again;
 	// only its start is logged.
 	outage     bool
@@ -131,7 +133,7 @@ func (m *Mirror) sync(ctx context.Context, why string) bool {
 	m.link.LastSync, m.link.Written = now, snap.Written
 	if snap.Written == "" {
 		m.link.KeysLost = true
-		m.writeLink()
+		m.writeLink(true)
 		m.log.Error().Str("redis", m.conn.shown).Str("missing", m.conn.keys.Written()).
 			Msg("fleet: Redis answers but holds none of maintgate's keys (restarted without its data, or flushed): that is no order to reopen; this host keeps its flag files as they are until the next maintgate on/off")
 		return true
@@ -149,7 +151,7 @@ func (m *Mirror) sync(ctx context.Context, why string) bool {
 		m.link.LastError, m.link.ErrorAt = err.Error(), now
 		m.log.Error().Err(err).Msg("fleet: cannot write a flag file as Redis says; this host may differ from the fleet (the map must be able to write the flag files' directory)")
 	}
-	m.writeLink()
+	m.writeLink(!strings.HasPrefix(why, "event"))
 	return true
 }
 
@@ -165,7 +167,7 @@ func (m *Mirror) down(err error) {
 	if m.link.Connected {
 		m.link.Connected, m.link.Since = false, now
 	}
-	m.writeLink()
+	m.writeLink(false)
 }
 
 // up records that Redis answered.
@@ -182,9 +184,21 @@ func (m *Mirror) up() {
 	m.link.Connected, m.link.Since = true, now
 }
 
-// writeLink writes the link file; a failure is logged once.
-func (m *Mirror) writeLink() {
+// writeLink writes the link file when it says something new, or, with
+// always, to bring last_sync up to date. An event's sync passes false:
+// the file's rename was most of a mirror's work for a change, on the
+// host's busiest moment, so its last_sync and written wait for the next
+// resync (status's "last sync" is at most a resync old).
+func (m *Mirror) writeLink(always bool) {
+	was := m.saved
+	was.LastSync, was.Written = m.link.LastSync, m.link.Written
+	if !always && was == m.link {
+		return
+	}
 	err := WriteLink(m.path, m.link)
+	if err == nil {
+		m.saved = m.link
+	}
 	if err != nil && !m.linkWarned {
 		m.linkWarned = true
 		m.log.Warn().Err(err).Msg("fleet: cannot write the link status file; maintgate status will not show the fleet link")

@@ -174,16 +174,22 @@ func TestFleetSwitchesEveryHost(t *testing.T) {
 	mustMG(t, op, &outputs, 0, "on", "--site", "shop")
 	mustMG(t, op, &outputs, 0, "on")
 	switched(t, all, "redirect", time.Now(), 2*time.Second)
+	// Redis was empty when the maps started: each has logged it once.
+	const lost = "holds none of maintgate's keys"
+	lostBefore := make([]int, len(all))
+	for i, h := range all {
+		lostBefore[i] = strings.Count(h.logText(t), lost)
+	}
 	r.Flush(t)
 	time.Sleep(2*resync + 500*time.Millisecond) // two resyncs of every map
-	for _, h := range all {
+	for i, h := range all {
 		if got := h.m.ask(blocked); got != "redirect" {
 			t.Errorf("%s reopened after FLUSHALL: %q", h.dir, got)
 		}
 		if _, err := os.Stat(filepath.Join(h.dir, "maintenance.shop")); err != nil {
 			t.Errorf("%s: shop's flag removed after FLUSHALL: %v", h.dir, err)
 		}
-		if !strings.Contains(h.logText(t), "holds none of maintgate's keys") {
+		if strings.Count(h.logText(t), lost) <= lostBefore[i] {
 			t.Errorf("%s: no ERROR about the lost keys in its log", h.dir)
 		}
 	}
