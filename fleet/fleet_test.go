@@ -35,7 +35,9 @@ func (s *syncBuf) String() string {
 }
 
 // host is one installation: a config with [fleet] and a site "shop".
-func host(t *testing.T, url string, resync string) *config.Config { return hostDir(t, t.TempDir(), url, resync) }
+func host(t *testing.T, url string, resync string) *config.Config {
+	return hostDir(t, t.TempDir(), url, resync)
+}
 
 func hostB(b *testing.B, url string) *config.Config { return hostDir(b, b.TempDir(), url, "30s") }
 
