@@ -73,7 +73,9 @@ func (m *Mirror) Run(ctx context.Context) {
 	m.log.Info().Str("redis", m.conn.shown).Str("key", m.conn.keys.Prefix).Stringer("resync", m.resync).
 		Str("link", m.path).Msg("fleet: following Redis; the local flag files mirror it")
 	backoff := m.BackoffMin
-	next := time.Now() // the first sync: now, whatever the subscription does
+	// The first sync comes with the subscription's confirmation (a
+	// connection), or its failure is the outage's first log line.
+	next := time.Now().Add(m.resync)
 	for ctx.Err() == nil {
 		wait := time.Until(next)
 		if wait <= 0 {
