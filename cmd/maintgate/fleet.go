@@ -54,6 +54,20 @@ func fleetRemote(ctx context.Context, e *env, cfg *config.Config, local bool) (c
 	return s, func() { s.Close() }, nil
 }
 
+// fleetStore is the panel's store: opened once for the panel's life and
+// not asked at start (Redis may be down then; each change fails with its
+// own error and changes nothing). nil when [fleet] redis is empty.
+func fleetStore(cfg *config.Config) (control.Remote, func(), error) {
+	if !fleet.Enabled(cfg) {
+		return nil, func() {}, nil
+	}
+	s, err := fleet.Open(cfg.Fleet)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { s.Close() }, nil
+}
+
 // startFleet starts the map's mirror of the fleet (fleet.Mirror) when
 // [fleet] redis is set; stop ends it, waiting at most 2 s.
 func startFleet(ctx context.Context, cfg *config.Config, log *zerolog.Logger) (stop func()) {
