@@ -41,17 +41,17 @@ func fleetRemote(ctx context.Context, e *env, cfg *config.Config, local bool) (c
 			config.RedactURL(cfg.Fleet.Redis), cfg.Fleet.Resync.Duration)
 		return nil, func() {}, nil
 	}
-	s, err := fleet.Open(cfg.Fleet)
+	r, done, err := fleetStore(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, fleetWait)
 	defer cancel()
-	if err := s.Ping(pctx); err != nil {
-		s.Close()
+	if err := r.(*fleet.Store).Ping(pctx); err != nil {
+		done()
 		return nil, nil, fmt.Errorf("%v: nothing was changed on any host (--local switches this host only)", err)
 	}
-	return s, func() { s.Close() }, nil
+	return r, done, nil
 }
 
 // fleetStore is the panel's store: opened once for the panel's life and
