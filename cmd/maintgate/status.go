@@ -296,7 +296,16 @@ func hasOpen(proc string, pid int, file string) (open, known bool) {
 // also is what it means for the request at hand ("" for none).
 func noMapWarning(also string) string {
 	return "no maintgate map process is running on this host: if Apache runs here, every gated request of a site in maintenance is redirected, admins included" +
-		also + "; a graceful restart (systemctl reload apache2) starts it again"
+		also + "; a graceful restart (" + reloadApache() + ") starts it again"
+}
+
+// reloadApache is the command that restarts Apache gracefully here:
+// systemctl where systemd runs, apachectl elsewhere (containers).
+func reloadApache() string {
+	if st, err := os.Stat("/run/systemd/system"); err == nil && st.IsDir() {
+		return "systemctl reload apache2"
+	}
+	return "apachectl graceful"
 }
 
 // printLastChange prints the latest line of the audit log: who changed
