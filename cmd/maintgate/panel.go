@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,9 @@ func runPanel(ctx context.Context, e *env, args []string) error {
 	}
 	if *listen == "" {
 		*listen = cfg.Panel.Listen
+	} else if path, ok := strings.CutPrefix(*listen, "unix:"); ok && !filepath.IsAbs(path) {
+		// As config check says of [panel] listen.
+		return usageError("panel: -listen %q: a socket is unix:/absolute/path", *listen)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
