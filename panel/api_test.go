@@ -284,3 +284,15 @@ func TestAssetsOnlyScriptAndStyle(t *testing.T) {
 		wantCode(t, p.do(t, "GET", path, "", "", ""), code, path)
 	}
 }
+
+// TestSitesPartFollowsTheFlags: the fragment the page refreshes shows a
+// change made elsewhere (the command line writes the flag file).
+func TestSitesPartFollowsTheFlags(t *testing.T) {
+	p := newTestPanel(t, "")
+	write(t, filepath.Join(p.dir, "maintenance.shop"), "message = \"by hand\"\n")
+	r := p.alice(t, "GET", "/sites", "")
+	wantCode(t, r, http.StatusOK, "sites")
+	if !strings.Contains(r.body, `<tr data-site="shop">`) || !strings.Contains(r.body, "by hand") || strings.Contains(r.body, "<html") {
+		t.Errorf("sites fragment:\n%s", r.body)
+	}
+}

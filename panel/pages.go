@@ -166,6 +166,11 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	s.render(w, http.StatusOK, "live", &pageData{Live: s.liveData()})
 }
 
+// sitesPart is the sites table alone, for the page's refresh.
+func (s *Server) sitesPart(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	s.render(w, http.StatusOK, "sites", &pageData{Sites: s.sitesJSON(control.Read(s.cfg), s.now())})
+}
+
 // preview is the maintenance page as a visitor of the site would see it
 // now, rendered from the site's template; in a sandbox (no script, no
 // form, no same-origin), since the template is the operator's.

@@ -130,6 +130,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("GET /{$}", s.page(s.index))
 	mux.Handle("GET /live", s.page(s.live))
+	mux.Handle("GET /sites", s.page(s.sitesPart))
 	mux.Handle("GET /preview", s.page(s.preview))
 	mux.Handle("POST /on", s.page(s.formOn))
 	mux.Handle("POST /off", s.page(s.formOff))

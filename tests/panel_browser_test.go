@@ -266,6 +266,16 @@ func TestPanelInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("flash")))
 	apWantBackend(t, e.get(t, "/de/map/"), "/de/map/", "a visitor after off from the panel")
 
+	// A change from the shell shows on the open page within the refresh.
+	mg(t, e.cfg, 0, "on", "--message", "switched from the shell")
+	apEventually(t, 10*time.Second, func() string {
+		if row := text(t, ctx, `tr[data-site="default"]`); !strings.Contains(row, "switched from the shell") {
+			return "the open page did not refresh the sites after an on from the shell: " + row
+		}
+		return ""
+	})
+	mg(t, e.cfg, 0, "off")
+
 	// Every change is in the audit log, by the signed-in user, without
 	// the token.
 	audit, _ := os.ReadFile(filepath.Join(e.dir, "audit.log"))

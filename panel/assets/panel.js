@@ -1,26 +1,28 @@
-// maintgate panel: a confirmation dialog for on and off, the live view
-// refreshed every 5 s, and the copy button. The page works without it:
-// the forms then show a confirmation page first.
+// maintgate panel: a confirmation dialog for on and off, the sites and
+// the live view refreshed every 5 s, and the copy button. The page works
+// without it: the forms then show a confirmation page first.
 "use strict";
+document.addEventListener("submit", function (e) {
+  var f = e.target;
+  if (!f.matches("form[data-confirm]")) { return; }
+  var site = f.elements.site.value;
+  var who = (site === "" || site === "default") ? "the server-wide switch (every site)" : "site " + site;
+  if (!window.confirm("Turn maintenance " + f.dataset.confirm + " for " + who + "?")) {
+    e.preventDefault();
+    return;
+  }
+  f.elements.confirm.value = "1";
+});
 document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
-    f.addEventListener("submit", function (e) {
-      var site = f.elements.site.value;
-      var who = (site === "" || site === "default") ? "the server-wide switch (every site)" : "site " + site;
-      if (!window.confirm("Turn maintenance " + f.dataset.confirm + " for " + who + "?")) {
-        e.preventDefault();
-        return;
-      }
-      f.elements.confirm.value = "1";
-    });
-  });
-  var live = document.getElementById("live");
-  if (live) {
+  var parts = document.querySelectorAll("[data-refresh]");
+  if (parts.length > 0) {
     setInterval(function () {
-      fetch("live", {credentials: "same-origin"}).then(function (r) {
-        if (r.ok) { return r.text(); }
-        throw new Error(r.status);
-      }).then(function (html) { live.innerHTML = html; }).catch(function () {});
+      parts.forEach(function (el) {
+        fetch(el.dataset.refresh, {credentials: "same-origin"}).then(function (r) {
+          if (r.ok) { return r.text(); }
+          throw new Error(r.status);
+        }).then(function (html) { el.innerHTML = html; }).catch(function () {});
+      });
     }, 5000);
   }
   document.querySelectorAll("button[data-copy]").forEach(function (b) {
