@@ -43,7 +43,10 @@ func runPanel(ctx context.Context, e *env, args []string) error {
 	// Info and up: the session checker's per-lookup debug lines are for
 	// the map's log.
 	log := zerolog.New(e.stderr).Level(zerolog.InfoLevel).With().Timestamp().Str("component", "panel").Logger()
-	remote, done, err := fleetRemote(ctx, e, cfg, false)
+	// The fleet's store (fleet.go), opened once and not asked now: a
+	// Redis that is down when the panel starts fails each change with its
+	// own error, never the panel.
+	remote, done, err := fleetStore(cfg)
 	if err != nil {
 		return err
 	}
