@@ -24,7 +24,7 @@ import (
 
 // User is who signed in, as the audit log names them.
 type User struct {
-	Name string // "alice" (htpasswd), "django user 1"
+	Name string // "alice" (htpasswd or Django's user name); "django user 1" when the name cannot be read
 	Via  string // "htpasswd" or "django"
 }
 
@@ -140,12 +140,22 @@ func (a *authenticator) check(r *http.Request, client netip.Addr) (User, verdict
 		if c, err := r.Cookie(a.cookie); err == nil && c.Value != "" {
 			v := a.sessions.Check(client, c.Value)
 			if v.Pass {
-				return User{Name: "django user " + v.UserID, Via: "django"}, signedIn
+				return User{Name: a.djangoName(r.Context(), v.UserID), Via: "django"}, signedIn
 			}
 			return User{}, refused
 		}
 	}
 	return User{}, noCredentials
+}
+
+// djangoName is the signed-in superuser's user name, for the page and the
+// audit log; its id when the database cannot say (the session passed, so
+// the user may operate either way).
+func (a *authenticator) djangoName(ctx context.Context, id string) string {
+	if name, err := a.sessions.Username(ctx, id); err == nil && name != "" {
+		return name
+	}
+	return "django user " + id
 }
 
 // basic says whether HTTP Basic is offered (WWW-Authenticate on a 401).

@@ -172,6 +172,22 @@ func (c *Checker) Check(client netip.Addr, cookieValue string) authz.Verdict {
 	return c.miss(k, client, cookieValue, sess, until, now)
 }
 
+// Username is the user name of the user with this primary key (a
+// Verdict's UserID): for the panel, which names who made a change. It is
+// never called on the gate's answer path.
+func (c *Checker) Username(ctx context.Context, userID string) (string, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.o.QueryTimeout)
+		defer cancel()
+	}
+	name, err := c.store.username(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("session database: user %s: %w", userID, err)
+	}
+	return name, nil
+}
+
 // Ping connects and proves the tables are readable (the session table,
 // unless the store is signed cookies, and the user table), for `maintgate
 // config check`. The error names the table that failed.

@@ -100,6 +100,13 @@ func (f *fakeStore) user(ctx context.Context, id string) (userRow, error) {
 	return u, nil
 }
 
+func (f *fakeStore) username(ctx context.Context, id string) (string, error) {
+	if _, err := f.user(ctx, id); err != nil {
+		return "", err
+	}
+	return "user" + id, nil
+}
+
 func (f *fakeStore) userByName(ctx context.Context, name string) (userRow, error) {
 	if err := f.wait(ctx); err != nil {
 		return userRow{}, err

@@ -156,6 +156,22 @@ func checkDjango(t *testing.T, database string, d testsvc.Sessions) {
 
 	t.Run("allow", func(t *testing.T) { checkAllow(t, database, d, withFallback) })
 
+	t.Run("username", func(t *testing.T) {
+		c, err := Open(context.Background(), Options{Database: database, Secrets: withFallback})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, name := range []string{"admin", "staff"} {
+			if got, err := c.Username(context.Background(), d.Users[name].ID); err != nil || got != name {
+				t.Errorf("Username(%s) = %q, %v; want %q", d.Users[name].ID, got, err, name)
+			}
+		}
+		if _, err := c.Username(context.Background(), "987654"); err == nil {
+			t.Error("Username of no user: no error")
+		}
+	})
+
 	t.Run("ping names the table", func(t *testing.T) {
 		for _, tc := range []struct {
 			o     Options

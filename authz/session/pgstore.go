@@ -72,6 +72,15 @@ func (p *pgStore) userByName(ctx context.Context, name string) (userRow, error) 
 	return p.userQuery(ctx, p.q.userByName, name)
 }
 
+func (p *pgStore) username(ctx context.Context, id string) (string, error) {
+	var name string
+	err := p.pool.QueryRow(ctx, p.q.username, userArg(id)).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errNotFound
+	}
+	return name, err
+}
+
 func (p *pgStore) userQuery(ctx context.Context, q string, arg any) (userRow, error) {
 	var u userRow
 	var id any

@@ -232,6 +232,14 @@ func (s *sqlStore) userByName(ctx context.Context, name string) (userRow, error)
 	return s.userQuery(ctx, s.q.userByName, name)
 }
 
+func (s *sqlStore) username(ctx context.Context, id string) (string, error) {
+	var name any
+	if err := s.queryRow(ctx, s.q.username, []any{&name}, userArg(id)); err != nil {
+		return "", err
+	}
+	return toString(name), nil
+}
+
 func (s *sqlStore) userQuery(ctx context.Context, q string, arg any) (userRow, error) {
 	var id, pw, active, super, staff any
 	dest := []any{&id, &pw, &active, &super, &staff}

@@ -22,6 +22,9 @@ type store interface {
 	// userByName returns the auth_user row with this user name, or
 	// errNotFound.
 	userByName(ctx context.Context, name string) (userRow, error)
+	// username returns the user name of the user with this primary key,
+	// or errNotFound: for the panel's audit lines, never on the gate's path.
+	username(ctx context.Context, id string) (string, error)
 	// groups returns which of the allowed groups (queries.groupNames) the
 	// user with this primary key is a member of, in one query: empty
 	// when none. Called only when allow names a group.
@@ -95,7 +98,7 @@ func quoteTable(d dialect, key, name string) (string, error) {
 // queries are the statements for one dialect, set of table names and
 // allow rules.
 type queries struct {
-	session, user, userByName string
+	session, user, userByName, username string
 	// staff: the user queries read is_staff too, as a fifth column. Only
 	// then: a custom user model without is_staff keeps working.
 	staff bool
@@ -142,6 +145,7 @@ func buildQueries(d dialect, o *Options) (queries, error) {
 		session:      "SELECT " + q("session_data") + ", " + q("expire_date") + " FROM " + st + " WHERE " + q("session_key") + " = " + p,
 		user:         user + " FROM " + ut + " WHERE " + q("id") + " = " + p,
 		userByName:   user + " FROM " + ut + " WHERE " + q(o.UsernameColumn) + " = " + p,
+		username:     "SELECT " + q(o.UsernameColumn) + " FROM " + ut + " WHERE " + q("id") + " = " + p,
 		staff:        allow.Staff,
 		sessionTable: o.SessionTable,
 		probes: []probe{
