@@ -137,7 +137,7 @@ func Open(o Options) (*Gate, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
-	g.stats.start = g.now()
+	g.stats.start = time.Now() // wall clock, as the file's other time (stats.go)
 	if g.opts.Interval <= 0 {
 		g.opts.Interval = PollInterval
 	}
