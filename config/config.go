@@ -205,6 +205,9 @@ func Parse(data []byte, name string) (*Config, error) {
 	}
 	c.normalize()
 	c.resolve(filepath.Dir(name))
+	if !md.IsDefined("stats_file") {
+		c.StatsFile = c.defaultStatsFile()
+	}
 	if problems := c.resolveSites(filepath.Dir(name)); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}

@@ -42,6 +42,19 @@ const (
 	DefaultResync      = 30 * time.Second
 )
 
+// defaultStatsFile is stats.prom beside the state map (beside the flag
+// file when there is none): DefaultStatsFile for the default paths, and
+// for a server with two maintgate configurations, or a test's temporary
+// directory, a file of their own rather than one they would overwrite in
+// turn.
+func (c *Config) defaultStatsFile() string {
+	base := c.StateMap
+	if base == "" {
+		base = c.FlagFile
+	}
+	return filepath.Join(filepath.Dir(base), "stats.prom")
+}
+
 func defaultPanel() Panel {
 	return Panel{Listen: DefaultPanelListen, Auth: []string{"django"}, AuditLog: DefaultAuditLog}
 }

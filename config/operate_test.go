@@ -64,3 +64,24 @@ func TestEncodeRedactsRedisPassword(t *testing.T) {
 		t.Fatalf("Encode changed the config itself: %q", c.Fleet.Redis)
 	}
 }
+
+// Not set, stats_file is stats.prom beside the state map: the contract's
+// default for the default paths, and a file of its own for another
+// configuration.
+func TestStatsFileDefaultFollowsStateMap(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{"", DefaultStatsFile},
+		{"state_map = \"/srv/a/state.map\"\n", "/srv/a/stats.prom"},
+		{"flag_file = \"f/maintenance\"\nstate_map = \"\"\n", "/etc/maintgate/f/stats.prom"},
+		{"state_map = \"/srv/a/state.map\"\nstats_file = \"\"\n", ""},
+		{"stats_file = \"/run/mg.prom\"\n", "/run/mg.prom"},
+	} {
+		c, err := Parse([]byte(tc.toml), "/etc/maintgate/maintgate.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.StatsFile != tc.want {
+			t.Errorf("%q: stats_file %q, want %q", tc.toml, c.StatsFile, tc.want)
+		}
+	}
+}

@@ -30,7 +30,7 @@
 // Files, one job each:
 //
 //	options.go   Options, their defaults (DefaultOptions, also config's) and validation
-//	checker.go   Checker: Open, Check (the hot path: cache hit), Ping, Close, logging
+//	checker.go   Checker: Open, Check (the hot path: cache hit), Ping, Username (the panel), Close, logging
 //	cache.go     the positive and negative LRU caches of answers, by SHA-256 of the cookie
 //	flight.go    a miss: start a lookup or join one, wait for it or not
 //	breaker.go   the database's health: pause after failures, probe, may a miss wait
@@ -39,6 +39,7 @@
 //	lookup.go    the lookup itself: Django's session load and get_user
 //	allow.go     the allow rules: which one lets a user through (settings/allow.go parses them)
 //	loglimit.go  at most one log line a second of each kind
+//	stats.go     the counters the map writes to stats_file: lookups, cache hits, database errors
 //	verifykey.go does secret_key_file verify the newest sessions (config check)
 //	password.go  Django's password hashers and CheckPassword (mod_authnz_external)
 //	decode.go, signing.go, secrets.go  Django's session encodings, signing and key files
