@@ -235,7 +235,7 @@ def main():
         parts.append(counters_section(ct))
     # locks.md is written by hand from the lock tests' logs (go test -run
     # 'Locked' -v ./authz/session), not by this script.
-    for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md", "locks.md"):
+    for name in ("apache.md", "django.md", "memory.md", "checker.md", "gobench.md", "fuzz.md", "locks.md", "panel.md", "fleet.md"):
         p = os.path.join(RES, name)
         if os.path.exists(p):
             with open(p) as f:

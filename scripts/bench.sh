@@ -3,7 +3,7 @@
 # regenerates BENCHMARKS.md and bench/results/roundtrip.png from them.
 #
 #   scripts/bench.sh                  # everything (about a quarter of an hour)
-#   scripts/bench.sh apache memory    # some parts: roundtrip fuzz apache django memory checker
+#   scripts/bench.sh apache memory    # some parts: roundtrip gobench fuzz apache django memory checker panel counters
 #   BEFORE=f40e4cd scripts/bench.sh counters   # round trips of an older build beside this one (AFTER=commit: instead of the tree)
 #
 # Round trips are lock-step (write one key line, read one answer), as Apache
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 MAINTGATE_BENCH_DEPS=1 scripts/deps.sh
 
-parts=${*:-roundtrip gobench fuzz apache django memory checker}
+parts=${*:-roundtrip gobench fuzz apache django memory checker panel}
 BATCH=${BATCH:-5000}
 BATCHES=${BATCHES:-20}
 out=bench/results
@@ -406,6 +406,33 @@ if cached:
                ", ".join("%s %d" % kv for kv in sorted(c["answers"].items())), mb(c["vmrss_kb"])))
 print("\n".join(out))
 PY
+}
+
+panel() {
+	# The panel's page and what it refreshes, with stats_file rewritten every
+	# millisecond beside the same without (BenchmarkStatusPage, in process,
+	# over loopback); both variants of each page in one run.
+	go test -run '^$' -bench StatusPage -benchtime "${PANEL_REQUESTS:-3000}x" -count 1 ./panel/ > "$work/panel.txt"
+	/usr/bin/python3 - "$work/panel.txt" > "$out/panel.md" <<'PY'
+import re, sys
+rows = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"BenchmarkStatusPage/page=(.*?)/stats=(\S+?)(-\d+)?\s+\d+\s+.*?([\d.]+) p50-µs\s+([\d.]+) p99-µs", line)
+    if m:
+        rows.setdefault(m.group(1) or "(page)", {})[m.group(2)] = (float(m.group(4)), float(m.group(5)))
+out = ["## The control panel's status page\n",
+       "Requests to the panel over loopback, signed in with htpasswd, an hour of counter samples and 1000 "
+       "audit lines behind the page (`BenchmarkStatusPage`, `scripts/bench.sh panel`): quiet, and with "
+       "`stats_file` replaced every millisecond (the map writes it every 10 s). Both in one run.\n",
+       "| request | quiet p50 / p99 µs | stats_file rewritten, p50 / p99 µs | p50 ratio |", "|---|---|---|---|"]
+names = {"(page)": "`GET /` (the page)", "api/status": "`GET api/status`", "live": "`GET live` (the live view)"}
+for k, v in rows.items():
+    q, r = v.get("quiet"), v.get("rewritten-every-1ms")
+    if q and r:
+        out.append("| %s | %.0f / %.0f | %.0f / %.0f | %.2f |" % (names.get(k, k), q[0], q[1], r[0], r[1], r[0] / q[0]))
+print("\n".join(out))
+PY
+	cat "$out/panel.md"
 }
 
 checker() {
