@@ -200,8 +200,8 @@ func TestFleetSwitchesEveryHost(t *testing.T) {
 
 	// The password: in no log, link file, status or command output.
 	for _, h := range all {
-		if strings.Count(h.logText(t), "Redis unreachable") > 1 {
-			t.Errorf("%s: the outage was logged more than once:\n%s", h.dir, h.logText(t))
+		if n := strings.Count(h.logText(t), "Redis unreachable"); n != 1 {
+			t.Errorf("%s: the one outage was logged %d times:\n%s", h.dir, n, h.logText(t))
 		}
 		link, _ := os.ReadFile(h.state + ".fleet")
 		outputs = append(outputs, h.logText(t), string(link), h.m.errb.String())
