@@ -3,7 +3,7 @@
 # regenerates BENCHMARKS.md and bench/results/roundtrip.png from them.
 #
 #   scripts/bench.sh                  # everything (about a quarter of an hour)
-#   scripts/bench.sh apache memory    # some parts: roundtrip gobench fuzz apache django memory checker panel counters
+#   scripts/bench.sh apache memory    # some parts: roundtrip gobench fuzz apache django memory checker panel fleet counters
 #   BEFORE=f40e4cd scripts/bench.sh counters   # round trips of an older build beside this one (AFTER=commit: instead of the tree)
 #
 # Round trips are lock-step (write one key line, read one answer), as Apache
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 MAINTGATE_BENCH_DEPS=1 scripts/deps.sh
 
-parts=${*:-roundtrip gobench fuzz apache django memory checker panel}
+parts=${*:-roundtrip gobench fuzz apache django memory checker panel fleet}
 BATCH=${BATCH:-5000}
 BATCHES=${BATCHES:-20}
 out=bench/results
@@ -433,6 +433,29 @@ for k, v in rows.items():
 print("\n".join(out))
 PY
 	cat "$out/panel.md"
+}
+
+fleet() {
+	# 100 maps and one redis-server (bench/fleet/run.sh, TestBenchFleet):
+	# from `on`/`off` returning to the last host answering the new way.
+	bench/fleet/run.sh
+	/usr/bin/python3 - "$out/fleet.jsonl" > "$out/fleet.md" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+summ = {r["summary"]: r for r in rows if "summary" in r}
+out = ["## The fleet: one switch for %d hosts\n" % summ["on"]["hosts"],
+       "%d `maintgate map` processes on this machine (stand-ins for hosts, each with its own directory and "
+       "config) and one redis-server on loopback; `maintgate on` and `off` from one of them, %d rounds each "
+       "(`scripts/bench.sh fleet`). The time is from the command's return to the last host answering the "
+       "new way, asked in turn (the sweep: every host asked once with nothing changed, is the floor of that "
+       "measure). Goal: every host within 1 s, p50 within 100 ms.\n" % (summ["on"]["hosts"], summ["on"]["rounds"]),
+       "| command | p50 ms | max ms |", "|---|---|---|"]
+for k in ("on", "off", "sweep"):
+    r = summ[k]
+    out.append("| %s | %.0f | %.0f |" % ("sweep (floor)" if k == "sweep" else "`maintgate %s`" % k, r["p50_ms"], r["max_ms"]))
+print("\n".join(out))
+PY
+	cat "$out/fleet.md"
 }
 
 checker() {

@@ -29,7 +29,9 @@ for target in rewritemap:FuzzServe:250000 rewritemap:FuzzParseKey:800000 \
 	authz:FuzzCookieAt:300000 authz:FuzzPathRule:300000 authz:FuzzIsLanguageCode:300000 \
 	rewritemap:FuzzParseLine:400000 rewritemap:FuzzParseAddr:400000 \
 	flagfile:FuzzParse:250000 flagfile:FuzzStates:30000 authz/lockout:FuzzParseEntry:300000 \
-	authz/session/settings:FuzzParseAllow:400000; do
+	authz/session/settings:FuzzParseAllow:400000 \
+	panel:FuzzHtpasswd:20000 panel:FuzzParseCounters:20000 \
+	fleet:FuzzParseLink:100000 fleet:FuzzScrub:150000 fleet:FuzzParseEvent:80000; do
 	IFS=: read -r pkg fn n <<<"$target"
 	corpus=$pkg/testdata/fuzz/$fn
 	before=$(ls "$corpus" 2>/dev/null || true)

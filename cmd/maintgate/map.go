@@ -43,8 +43,9 @@ func runMap(ctx context.Context, e *env, args []string) error {
 	// The fleet's mirror writes the local flag files; the watcher does the
 	// rest. A map started with a broken config follows no fleet until
 	// restarted (its flag paths are unknown).
+	stopFleet := func() {}
 	if !s.Broken {
-		defer startFleet(ctx, s.Config, g.Logger())()
+		stopFleet = startFleet(ctx, s.Config, g.Logger())
 	}
 
 	// Apache stops the program with SIGTERM. The loop cannot be woken from
@@ -66,6 +67,7 @@ func runMap(ctx context.Context, e *env, args []string) error {
 		// The cause names the signal ("terminated signal received").
 		g.Logger().Info().Str("cause", context.Cause(ctx).Error()).Msg("map stopped")
 	}
+	stopFleet() // before Close: its last log lines go through the logger
 	g.Close()
 	// A closed stdout is how Apache says goodbye, not a failure; nor is
 	// the SIGTERM it stops us with.
