@@ -23,6 +23,7 @@ package flagfile
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,4 +125,12 @@ func ReadAck(path string) (Ack, error) {
 
 // writeNoSync is WriteAtomic without the fsync, which costs milliseconds
 // on a disk and buys nothing for a file that describes a live process.
-func writeNoSync(path string, data []byte) error { return writeRenamed(path, data, 0o644, false) }
+func writeNoSync(path string, data []byte) error { return WriteCopy(path, data, 0o644) }
+
+// WriteCopy is WriteAtomic without the fsync: for a file that is a copy
+// of something kept elsewhere and rewritten from it (the acknowledgement,
+// the fleet's mirror of Redis), where a reader must see the old file or
+// the new one whole, but a crash may lose the last write.
+func WriteCopy(path string, data []byte, mode os.FileMode) error {
+	return writeRenamed(path, data, mode, false)
+}

@@ -55,7 +55,7 @@ func Apply(sites []Site, snap Snapshot) ([]Change, error) {
 		case on && err == nil && bytes.Equal(have, want):
 			continue
 		case on:
-			if werr := writeRenamed(s.FlagFile, want); werr != nil {
+			if werr := flagfile.WriteCopy(s.FlagFile, want, 0o644); werr != nil {
 				first = firstErr(first, werr)
 				continue
 			}

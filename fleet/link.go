@@ -3,6 +3,7 @@ package fleet
 import (
 	"bytes"
 	"fmt"
+	"github.com/maintgate/maintgate/flagfile"
 	"strconv"
 	"strings"
 	"time"
@@ -159,5 +160,5 @@ func ReadLink(path string) (Link, error) {
 
 // WriteLink writes l to path by rename (unsynced: it describes a live process).
 func WriteLink(path string, l Link) error {
-	return writeRenamed(path, l.Format())
+	return flagfile.WriteCopy(path, l.Format(), 0o644)
 }

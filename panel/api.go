@@ -3,6 +3,7 @@ package panel
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/maintgate/maintgate/internal/regfile"
 	"net/http"
 	"strings"
 	"time"
@@ -215,7 +216,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 // 0.0.4), checked to be the map's; 503 while there is none.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	path := s.cfg.StatsFile
-	data, err := readSmall(path, 1<<20)
+	data, err := regfile.Read(path, 1<<20)
 	if err == nil {
 		_, err = ParseCounters(data)
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func (h *htpasswdFile) reload() {
 		h.log(h.loadErr.Error())
 		return
 	}
-	data, err := readSmall(h.path, maxHtpasswd)
+	data, err := regfile.Read(h.path, maxHtpasswd)
 	if err != nil {
 		h.loadErr = fmt.Errorf("htpasswd_file: %w", err)
 		h.log(h.loadErr.Error())
@@ -172,22 +171,4 @@ func (h *htpasswdFile) check(user, password string, now time.Time) bool {
 		h.mu.Unlock()
 	}
 	return ok
-}
-
-// readSmall reads a regular file of at most limit bytes without blocking
-// on a FIFO.
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := regfile.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
-	}
-	return b, nil
 }

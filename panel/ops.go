@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/maintgate/maintgate/internal/regfile"
 	"io/fs"
 	"net/http"
 	"net/netip"
@@ -131,7 +132,7 @@ func (s *Server) readWhitelist() (whitelistView, error) {
 	if v.File == "" {
 		return v, errNoWhitelistFile
 	}
-	b, err := readSmall(v.File, 1<<20)
+	b, err := regfile.Read(v.File, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil
 	}

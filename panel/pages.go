@@ -3,6 +3,7 @@ package panel
 import (
 	"bytes"
 	"fmt"
+	"github.com/maintgate/maintgate/internal/regfile"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -191,7 +192,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		now := s.now()
 		b, err = page.Render(tmpl, control.PageData(control.Read(s.cfg), site, now))
 	case out != "":
-		b, err = readSmall(out, 4<<20)
+		b, err = regfile.Read(out, 4<<20)
 	default:
 		http.Error(w, "no page_template or page_file for this site: Apache serves "+s.cfg.MaintenancePage+" from its own files", http.StatusNotFound)
 		return

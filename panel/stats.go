@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/maintgate/maintgate/internal/regfile"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -172,7 +173,7 @@ func readCounters(path string) (Counters, error) {
 	if path == "" {
 		return Counters{}, errors.New("stats_file is not set: the map writes no counters")
 	}
-	data, err := readSmall(path, 1<<20)
+	data, err := regfile.Read(path, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Counters{}, errors.New("no counters yet: " + path + " does not exist (the map writes it every 10 s while it runs)")
 	}
