@@ -100,7 +100,7 @@ type reasonCount struct {
 }
 
 func (s *Server) liveData() liveData {
-	c, err, samples := s.hist.snapshot()
+	c, samples, err := s.hist.snapshot()
 	d := liveData{Counters: c, Chart: chartSVG(samples, s.now())}
 	if err != nil {
 		d.CountersErr = err.Error()

@@ -149,10 +149,10 @@ func (h *history) read(path string) {
 }
 
 // snapshot is the last reading and a copy of the samples.
-func (h *history) snapshot() (Counters, error, []sample) {
+func (h *history) snapshot() (Counters, []sample, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.last, h.lastErr, append([]sample(nil), h.samples...)
+	return h.last, append([]sample(nil), h.samples...), h.lastErr
 }
 
 // run samples path every interval until ctx ends.
