@@ -26,6 +26,14 @@ type Change struct {
 	Clear bool
 }
 
+// Limits on what an `on` may write: a page shows a few sentences, and a
+// flag file the map cannot read means maintenance on with no window
+// (flagfile.MaxSize), so a flag is kept far below that.
+const (
+	MaxMessage  = 4096
+	MaxFlagSize = 64 << 10
+)
+
 // InputError is a change asked for wrongly (a bad time, address, path or
 // site name): nothing was changed. The command line exits 2 on it, the
 // panel answers 400. Messages name fields by their command-line flags
@@ -64,6 +72,9 @@ func (ch Change) next(s Switch, by Actor, now time.Time) (flagfile.Flag, error) 
 func (ch Change) apply(f *flagfile.Flag, now time.Time) error {
 	var err error
 	if ch.Set["message"] {
+		if len(ch.Message) > MaxMessage {
+			return inputErr("--message is %d bytes; at most %d", len(ch.Message), MaxMessage)
+		}
 		f.Message = ch.Message
 	}
 	if ch.Set["until"] && (strings.TrimSpace(ch.Until) == "none" || strings.TrimSpace(ch.Until) == "") {

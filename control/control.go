@@ -127,6 +127,9 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 		if data[i], err = flagfile.Encode(s.Flag); err != nil {
 			return Result{}, fmt.Errorf("flag of %s: %w", s.Name, err)
 		}
+		if len(data[i]) > MaxFlagSize {
+			return Result{}, inputErr("the flag of %s would be %d bytes; at most %d: fewer --allow or --allow-path entries", s.Name, len(data[i]), MaxFlagSize)
+		}
 	}
 	if c.Remote != nil {
 		for i, s := range next {

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,7 @@ func TestChangeNext(t *testing.T) {
 		{"not a time", Switch{}, Change{Start: "soon", Set: map[string]bool{"start": true}}, nil, `--start "soon" is not a time`},
 		{"start after until", Switch{}, Change{Start: "2h", Until: "1h", Set: map[string]bool{"start": true, "until": true}}, nil, "--start must be before --until"},
 		{"bad address", Switch{}, Change{Allow: []string{"10.0.0/8"}, Set: map[string]bool{"allow": true}}, nil, `--allow: "10.0.0/8" is not an IP or CIDR`},
+		{"message too long", Switch{}, Change{Message: strings.Repeat("x", MaxMessage+1), Set: map[string]bool{"message": true}}, nil, "--message is 4097 bytes; at most 4096"},
 		{"slash opens all", Switch{}, Change{AllowPaths: []string{"/"}, Set: map[string]bool{"allow_paths": true}}, nil, "would open every path"},
 	} {
 		f, err := tc.ch.next(tc.s, Actor{Who: "alice", Via: "panel"}, t0)
@@ -178,5 +180,23 @@ func TestDefaultAuditLogWithoutItsDirectoryIsOff(t *testing.T) {
 	r, err := c.On(context.Background(), nil, Change{})
 	if err != nil || len(r.Warnings) != 0 {
 		t.Fatalf("%v %v", r.Warnings, err)
+	}
+}
+
+// A flag the map could not read would mean maintenance on with no window:
+// one that would grow past MaxFlagSize is refused, and nothing written.
+func TestOnRefusesAHugeFlag(t *testing.T) {
+	c := newController(t, "")
+	allow := make([]string, 0, 5000)
+	for i := range 5000 {
+		allow = append(allow, fmt.Sprintf("10.%d.%d.0/24", i/256, i%256))
+	}
+	_, err := c.On(context.Background(), nil, Change{Allow: allow, Start: "1h", Set: map[string]bool{"allow": true, "start": true}})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "at most 65536") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := os.Stat(c.Config.FlagFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the flag was written")
 	}
 }
