@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,32 +101,57 @@ func (c *Config) validateOperate() []string {
 	return p
 }
 
-// checkRedisURL accepts redis:// and rediss:// with a host. Its errors
-// never quote the URL: it may hold a password.
+// checkRedisURL accepts redis:// and rediss:// with a host name, a
+// database number or nothing for the path, and no query or fragment (a
+// '#' in a password must be written %23: unescaped, it would cut the
+// password and dial another host). Its errors never quote the URL: it may
+// hold a password.
 func checkRedisURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("not a URL like redis://host:6379/0 (the value is not repeated here: it may hold a password)")
+		return fmt.Errorf("not a URL like redis://host:6379/0 (the value is not repeated here: it may hold a password; write %% as %%25, # as %%23, / as %%2F in a password)")
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return fmt.Errorf("scheme %q must be redis or rediss", u.Scheme)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return fmt.Errorf("no host: write redis://host:6379/0")
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return fmt.Errorf("a '#' in the URL: in a password write it %%23")
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if _, err := strconv.Atoi(db); err != nil {
+			return fmt.Errorf("the path must be a database number, like /0 (a '/' in a password is written %%2F)")
+		}
+	}
+	if u.User != nil {
+		if _, hasPw := u.User.Password(); !hasPw {
+			return fmt.Errorf("user info without ':': write redis://:PASSWORD@host or redis://USER:PASSWORD@host")
+		}
 	}
 	return nil
 }
 
-// RedactURL returns s with the password of its user info replaced by
-// "xxxxx", for logs, status and `config check`. A value that does not
-// parse is replaced whole.
+// RedactURL returns s for logs, status and `config check`, rebuilt from
+// its parts with any password replaced by "xxxxx": scheme, user, host,
+// port and database only. A value that does not parse, or that
+// checkRedisURL refuses, is not shown at all (a refused URL is where a
+// password ends up in the host or path).
 func RedactURL(s string) string {
 	if s == "" {
 		return ""
 	}
 	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL, not shown)"
+	if err != nil || checkRedisURL(s) != nil {
+		return "(a Redis URL, not shown)"
 	}
-	return u.Redacted()
+	out := u.Scheme + "://"
+	if u.User != nil {
+		if name := u.User.Username(); name != "" {
+			out += url.PathEscape(name)
+		}
+		out += ":xxxxx@"
+	}
+	return out + u.Host + u.Path
 }

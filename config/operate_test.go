@@ -85,3 +85,33 @@ func TestStatsFileDefaultFollowsStateMap(t *testing.T) {
 		}
 	}
 }
+
+// The password never shows, whatever the URL holds: RedactURL rebuilds it
+// from its parts, and a URL whose parts hide the password elsewhere (an
+// unescaped '/', '#' or no ':') is refused, and not shown.
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"rediss://:s3cret@redis.example:6380/2", "rediss://:xxxxx@redis.example:6380/2"},
+		{"redis://maintgate:s3cret@h", "redis://maintgate:xxxxx@h"},
+		{"redis://:p%2Fs3cret@h/1", "redis://:xxxxx@h/1"},
+		{"redis://:2024/s3cret@h", "(a Redis URL, not shown)"},
+		{"redis://:12#s3cret@h", "(a Redis URL, not shown)"},
+		{"redis://s3cret@h", "(a Redis URL, not shown)"},
+		{"redis://:s3cret@h/0?x=s3cret", "redis://:xxxxx@h/0"},
+		{"::s3cret", "(a Redis URL, not shown)"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if err := checkRedisURL(tc.in); err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("checkRedisURL(%q) error shows the password: %v", tc.in, err)
+		}
+	}
+	for _, bad := range []string{"redis://:2024/s3cret@h", "redis://:12#s3cret@h", "redis://s3cret@h"} {
+		if _, err := Parse([]byte("[fleet]\nredis = \""+bad+"\"\n"), "t.toml"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
