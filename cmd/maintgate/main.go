@@ -46,8 +46,8 @@ type env struct {
 var commands = map[string]command{
 	"map":     {"map [-config FILE]                RewriteMap prg: loop on stdin/stdout", runMap},
 	"authz":   {"authz [-config FILE]              mod_authnz_external checker", runAuthz},
-	"on":      {"on [--site NAME]... [--message M] [--start T] [--until T] [--allow IP/CIDR]... [--allow-path /PREFIX]...", runOn},
-	"off":     {"off [--site NAME]...             end maintenance", runOff},
+	"on":      {"on [--site NAME]... [--message M] [--start T] [--until T] [--allow IP/CIDR]... [--allow-path /PREFIX]... [--clear] [--local]", runOn},
+	"off":     {"off [--site NAME]... [--local]   end maintenance", runOff},
 	"status":  {statusUsage, runStatus},
 	"check":   {"check [--site NAME] --ip IP --path P [--xff X] [--cookie C]   print the decision", runCheck},
 	"token":   {"token issue [--ttl D] [--label L]   print a bypass cookie value", runToken},

@@ -23,7 +23,7 @@ import (
 
 // statusUsage is status's usage line; what the first line means is part
 // of the contract scripts rely on.
-const statusUsage = `status [--site NAME]...          print ACTIVE or INACTIVE, and every site's switch
+const statusUsage = `status [--site NAME]... [--fleet] print ACTIVE or INACTIVE, and every site's switch
 ` + statusCont + `ACTIVE: without --site, the server-wide switch is on;
 ` + statusCont + `with --site, a site named is in maintenance`
 
