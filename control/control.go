@@ -42,12 +42,23 @@ func (a Actor) setBy() string {
 	return a.Who + " (" + a.Via + ")"
 }
 
-// Remote is the fleet's store (issue 14): written before the local flag
-// files, and an error from it stops the change before anything local is
-// written, so the fleet never splits.
+// Remote is the fleet's store (issue 14). Apply is written before the
+// local flag files, and its error stops the change before anything local
+// is written, so the fleet never splits; it makes the whole change (every
+// site named) at once. Flags is read first: on builds each site's new
+// flag on the fleet's, not on this host's file (which may be missing, on
+// an admin box, or differ, after --local). Between the two another
+// change may land; the later write wins whole (docs/fleet.md).
 type Remote interface {
-	Put(ctx context.Context, site string, flag []byte) error
-	Delete(ctx context.Context, site string) error
+	Flags(ctx context.Context, sites []string) (map[string][]byte, error)
+	Apply(ctx context.Context, changes []RemoteChange) error
+}
+
+// RemoteChange is one site's part of a change: its new flag bytes, or
+// nil for off.
+type RemoteChange struct {
+	Site string
+	Flag []byte
 }
 
 // Controller makes changes for one actor under one configuration.
@@ -108,10 +119,14 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 	}
 	now := c.now()
 	all := Read(c.Config)
+	base, err := c.base(ctx, names, all)
+	if err != nil {
+		return Result{}, err
+	}
 	r := Result{Now: now}
 	next := make([]Switch, 0, len(names))
 	for _, n := range names {
-		s := all[n]
+		s := base[n]
 		if s.Err != nil {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%v; its metadata is replaced", s.Err))
 		}
@@ -123,6 +138,7 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 		next = append(next, s)
 	}
 	data := make([][]byte, len(next))
+	changes := make([]RemoteChange, len(next))
 	for i, s := range next {
 		if data[i], err = flagfile.Encode(s.Flag); err != nil {
 			return Result{}, fmt.Errorf("flag of %s: %w", s.Name, err)
@@ -130,22 +146,24 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 		if len(data[i]) > MaxFlagSize {
 			return Result{}, inputErr("the flag of %s would be %d bytes; at most %d: fewer --allow or --allow-path entries", s.Name, len(data[i]), MaxFlagSize)
 		}
+		changes[i] = RemoteChange{Site: s.Name, Flag: data[i]}
 	}
-	if c.Remote != nil {
-		for i, s := range next {
-			if err := c.Remote.Put(ctx, s.Name, data[i]); err != nil {
-				return Result{}, err
-			}
-		}
+	if err := c.remoteApply(ctx, changes); err != nil {
+		return Result{}, err
 	}
+	var werr error
 	for i, s := range next {
 		if err := flagfile.WriteAtomic(s.FlagFile, data[i], 0o644); err != nil {
-			return Result{}, fmt.Errorf("flag file %s: %w", s.FlagFile, err)
+			werr = c.localFailed(fmt.Errorf("flag file %s: %w", s.FlagFile, err))
+			break
 		}
+	}
+	if werr != nil && c.Remote == nil {
+		return Result{}, werr
 	}
 	after := maps(all)
 	for _, s := range next {
-		r.Sites = append(r.Sites, SiteResult{Name: s.Name, Before: all[s.Name], After: s})
+		r.Sites = append(r.Sites, SiteResult{Name: s.Name, Before: base[s.Name], After: s})
 		after[s.Name] = s
 	}
 	c.finish(&r, after, names, "on")
@@ -154,7 +172,7 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 			r.Notes = append(r.Notes, n)
 		}
 	}
-	return r, nil
+	return r, werr
 }
 
 // Off ends maintenance for each site named; none is the server-wide
@@ -167,17 +185,22 @@ func (c *Controller) Off(ctx context.Context, sites []string) (Result, error) {
 		return Result{}, err
 	}
 	before := Read(c.Config)
-	if c.Remote != nil {
-		for _, n := range names {
-			if err := c.Remote.Delete(ctx, n); err != nil {
-				return Result{}, err
-			}
-		}
+	changes := make([]RemoteChange, len(names))
+	for i, n := range names {
+		changes[i] = RemoteChange{Site: n}
 	}
+	if err := c.remoteApply(ctx, changes); err != nil {
+		return Result{}, err
+	}
+	var werr error
 	for _, n := range names {
 		if err := flagfile.Remove(before[n].FlagFile); err != nil {
-			return Result{}, err
+			werr = c.localFailed(err)
+			break
 		}
+	}
+	if werr != nil && c.Remote == nil {
+		return Result{}, werr
 	}
 	r := Result{Now: c.now()}
 	after := Read(c.Config)
@@ -186,7 +209,51 @@ func (c *Controller) Off(ctx context.Context, sites []string) (Result, error) {
 	}
 	c.finish(&r, after, names, "off")
 	r.Notes = append(r.Notes, stillDown(c.Config, after, names, r.Now)...)
-	return r, nil
+	return r, werr
+}
+
+// base is each named site's switch that on builds on: this host's flag
+// files, or, with the fleet, what Redis holds (a missing key: off), so
+// an on from a host without a map, or after --local, keeps the fleet's
+// window. An unreachable Redis fails the change as Apply would.
+func (c *Controller) base(ctx context.Context, names []string, local Switches) (Switches, error) {
+	if c.Remote == nil {
+		return local, nil
+	}
+	flags, err := c.Remote.Flags(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make(Switches, len(names))
+	for _, n := range names {
+		s := Switch{Name: n, FlagFile: local[n].FlagFile}
+		if data, ok := flags[n]; ok {
+			s.Present = true
+			if s.Flag, s.Err = flagfile.Parse(data); s.Err != nil {
+				s.Err = fmt.Errorf("the fleet's flag of %s: %w", n, s.Err)
+			}
+		}
+		out[n] = s
+	}
+	return out, nil
+}
+
+// remoteApply writes the whole change to the fleet, when there is one.
+func (c *Controller) remoteApply(ctx context.Context, changes []RemoteChange) error {
+	if c.Remote == nil {
+		return nil
+	}
+	return c.Remote.Apply(ctx, changes)
+}
+
+// localFailed is the error of a local write that failed. With the fleet
+// the change is already made for every host: it is recorded all the
+// same, and the error says this host catches up by itself.
+func (c *Controller) localFailed(err error) error {
+	if c.Remote == nil {
+		return err
+	}
+	return fmt.Errorf("%w: the fleet has the change (Redis holds it) but this host's flag file is not written; this host's maintgate map will mirror it at its next sync", err)
 }
 
 // finish brings the state map and the pages in step with the switches,

@@ -123,19 +123,46 @@ func TestUnknownSiteChangesNothing(t *testing.T) {
 	}
 }
 
-// remote records calls, or fails them all.
+// remote records calls, holds the fleet's flags, or fails them all.
 type remote struct {
 	calls []string
+	flags map[string][]byte
 	fail  error
 }
 
-func (r *remote) Put(_ context.Context, site string, flag []byte) error {
-	r.calls = append(r.calls, "put "+site+" "+strings.Split(string(flag), "\n")[2])
-	return r.fail
+func (r *remote) Flags(_ context.Context, sites []string) (map[string][]byte, error) {
+	r.calls = append(r.calls, "flags "+strings.Join(sites, ","))
+	out := map[string][]byte{}
+	for _, s := range sites {
+		if f, ok := r.flags[s]; ok {
+			out[s] = f
+		}
+	}
+	return out, r.fail
 }
 
-func (r *remote) Delete(_ context.Context, site string) error {
-	r.calls = append(r.calls, "delete "+site)
+func (r *remote) Apply(_ context.Context, changes []RemoteChange) error {
+	var parts []string
+	for _, ch := range changes {
+		if ch.Flag == nil {
+			parts = append(parts, "delete "+ch.Site)
+			continue
+		}
+		parts = append(parts, "put "+ch.Site+" "+strings.Split(string(ch.Flag), "\n")[2])
+	}
+	r.calls = append(r.calls, strings.Join(parts, ", "))
+	if r.fail == nil {
+		if r.flags == nil {
+			r.flags = map[string][]byte{}
+		}
+		for _, ch := range changes {
+			if ch.Flag == nil {
+				delete(r.flags, ch.Site)
+			} else {
+				r.flags[ch.Site] = ch.Flag
+			}
+		}
+	}
 	return r.fail
 }
 
@@ -152,7 +179,7 @@ func TestRemoteFirstAndAllOrNothing(t *testing.T) {
 	if _, err := c.Off(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rm.calls, "|") != `put default message = "x"|delete default` {
+	if strings.Join(rm.calls, "|") != `flags default|put default message = "x"|delete default` {
 		t.Fatalf("remote calls %q", rm.calls)
 	}
 	rm.fail = errors.New("fleet: redis unreachable")
@@ -198,5 +225,67 @@ func TestOnRefusesAHugeFlag(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Config.FlagFile); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("the flag was written")
+	}
+}
+
+// A change of several sites is one call of the fleet's store (one
+// MULTI/EXEC: the fleet never holds half of it).
+func TestRemoteGetsTheWholeChangeAtOnce(t *testing.T) {
+	c := newController(t, "[sites.shop]\n[sites.blog]\n")
+	rm := &remote{}
+	c.Remote = rm
+	ctx := context.Background()
+	if _, err := c.On(ctx, []string{"shop", "blog"}, Change{Message: "x", Set: map[string]bool{"message": true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Off(ctx, []string{"shop", "blog"}); err != nil {
+		t.Fatal(err)
+	}
+	want := `flags shop,blog|put shop message = "x", put blog message = "x"|delete shop, delete blog`
+	if got := strings.Join(rm.calls, "|"); got != want {
+		t.Fatalf("remote calls\n%s\nwant\n%s", got, want)
+	}
+}
+
+// With the fleet, on builds on the fleet's flag: a host without a flag
+// file (an admin box) that changes the message keeps the fleet's window.
+func TestOnKeepsTheFleetsWindow(t *testing.T) {
+	c := newController(t, "")
+	until := t0.Add(2 * time.Hour)
+	fleetFlag, err := flagfile.Encode(flagfile.Flag{Message: "old", Until: until, Allow: []string{"10.1.1.1"}, SetAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := &remote{flags: map[string][]byte{"default": fleetFlag}}
+	c.Remote = rm
+	r, err := c.On(context.Background(), nil, Change{Message: "new", Set: map[string]bool{"message": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := flagfile.Parse(rm.flags["default"])
+	if err != nil || f.Message != "new" || !f.Until.Equal(until) || len(f.Allow) != 1 {
+		t.Fatalf("the fleet's flag after on --message: %+v %v", f, err)
+	}
+	if !r.Sites[0].Before.Present || r.Sites[0].Before.Flag.Message != "old" {
+		t.Fatalf("before %+v", r.Sites[0].Before)
+	}
+}
+
+// Redis took the change and the local write failed: the change is
+// recorded and the error says the fleet has it.
+func TestLocalFailureAfterTheFleetIsRecorded(t *testing.T) {
+	c := newController(t, "")
+	c.Config.FlagFile = filepath.Join(t.TempDir(), "gone", "maintenance")
+	rm := &remote{}
+	c.Remote = rm
+	_, err := c.On(context.Background(), nil, Change{})
+	if err == nil || !strings.Contains(err.Error(), "the fleet has the change") {
+		t.Fatalf("err %v", err)
+	}
+	if got, _ := audit.Latest(c.Config.Panel.AuditLog, 10); len(got) != 1 || got[0].Action != "on" {
+		t.Fatalf("audit lines %+v", got)
+	}
+	if _, ok := rm.flags["default"]; !ok {
+		t.Fatal("the fleet does not hold the change")
 	}
 }

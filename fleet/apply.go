@@ -41,12 +41,14 @@ type Change struct {
 
 // Apply makes each site's flag file hold what snap holds: the bytes
 // of its key, written atomically when they differ from the file's, or
-// no file when the key is absent. A file already right is not touched:
-// every write wakes each map's watcher and Apache's state map readers.
-// It goes on past a failure and returns the first one.
-func Apply(sites []Site, snap Snapshot) ([]Change, error) {
-	var changes []Change
-	var first error
+// no file when the key is absent and its KEY:written:SITE marker says a
+// fleet-wide off was written. An absent key without its marker says
+// nothing (Redis lost its data, or the fleet never switched that site):
+// the file stays, and kept names the sites whose flag stays on so. A
+// file already right is not touched: every write wakes each map's
+// watcher and Apache's state map readers. It goes on past a failure and
+// returns the first one.
+func Apply(sites []Site, snap Snapshot) (changes []Change, kept []string, first error) {
 	for _, s := range sites {
 		want, on := snap.Flags[s.Name]
 		have, err := regfile.Read(s.FlagFile, flagfile.MaxSize+1)
@@ -61,6 +63,9 @@ func Apply(sites []Site, snap Snapshot) ([]Change, error) {
 			}
 		case !exists:
 			continue
+		case !snap.Known[s.Name]:
+			kept = append(kept, s.Name)
+			continue
 		default:
 			if rerr := flagfile.Remove(s.FlagFile); rerr != nil {
 				first = firstErr(first, rerr)
@@ -69,7 +74,7 @@ func Apply(sites []Site, snap Snapshot) ([]Change, error) {
 		}
 		changes = append(changes, Change{Site: s.Name, On: on})
 	}
-	return changes, first
+	return changes, kept, first
 }
 
 func firstErr(a, b error) error {

@@ -50,6 +50,11 @@ func (k Keys) Flag(site string) string { return k.Prefix + ":flag:" + site }
 // it has lost maintgate's keys, and its silence is no order to reopen.
 func (k Keys) Written() string { return k.Prefix + ":written" }
 
+// SiteWritten is the marker every on/off of site sets (a timestamp):
+// without it an absent KEY:flag:SITE is no order to reopen the site
+// (Redis lost its data since, or the fleet never switched that site).
+func (k Keys) SiteWritten(site string) string { return k.Prefix + ":written:" + site }
+
 // Events is the channel on/off publish on after each change.
 func (k Keys) Events() string { return k.Prefix + ":events" }
 

@@ -27,6 +27,8 @@ import (
 //	last_sync 2026-12-03T10:40:12Z
 //	written 2026-12-03T10:31:02.123456789Z
 //	keys_lost no
+//	kept -
+//	events subscribed
 //	last_error_at 2026-12-03T10:20:00Z
 //	last_error fleet Redis redis://:xxxxx@10.0.0.5:6379/0: read the switches: dial tcp …: connection refused
 
@@ -40,6 +42,12 @@ type Link struct {
 	LastSync  time.Time // the last read of every key that succeeded
 	Written   string    // KEY:written at the last sync; "" none
 	KeysLost  bool      // Redis answered without KEY:written
+	// Kept are the sites (comma-separated) whose flag this host keeps on
+	// although Redis holds neither their key nor KEY:written:SITE.
+	Kept string
+	// Events is the subscription to KEY:events: "subscribed", "refused:
+	// …" (changes then reach this host at each resync only), or "".
+	Events    string
 	ErrorAt   time.Time
 	LastError string
 }
@@ -68,6 +76,8 @@ func (l Link) Format() []byte {
 	line(&b, "last_sync", stamp(l.LastSync))
 	line(&b, "written", l.Written)
 	line(&b, "keys_lost", yesNo(l.KeysLost))
+	line(&b, "kept", l.Kept)
+	line(&b, "events", l.Events)
 	line(&b, "last_error_at", stamp(l.ErrorAt))
 	line(&b, "last_error", l.LastError)
 	return b.Bytes()
@@ -125,6 +135,10 @@ func ParseLink(data []byte) (Link, error) {
 			l.Written = v
 		case "keys_lost":
 			l.KeysLost = v == "yes"
+		case "kept":
+			l.Kept = v
+		case "events":
+			l.Events = v
 		case "last_error_at":
 			l.ErrorAt = parseStamp(v)
 		case "last_error":

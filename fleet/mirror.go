@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,12 @@ type Mirror struct {
 	// only its start is logged.
 	outage     bool
 	linkWarned bool
+	// silent are the sites kept on while Redis says nothing of them,
+	// each logged once (keptSilent).
+	silent map[string]bool
+	// refused is true while Redis refuses the subscription to
+	// KEY:events; only its start is logged.
+	refused bool
 	// BackoffMin and BackoffMax bound the pause between reconnection
 	// attempts; NewMirror sets them from resync.
 	BackoffMin, BackoffMax time.Duration
@@ -80,9 +87,14 @@ func (m *Mirror) Run(ctx context.Context) {
 		wait := time.Until(next)
 		if wait <= 0 {
 			if m.sync(ctx, "resync") {
-				// Checks the subscription's connection too: a dead one
-				// fails the next receive and is made again.
-				ps.Ping(ctx)
+				if m.refused {
+					// Asks again: the ACL may have been mended.
+					_ = ps.Subscribe(ctx, m.conn.keys.Events())
+				} else {
+					// Checks the subscription's connection too: a dead
+					// one fails the next receive and is made again.
+					_ = ps.Ping(ctx)
+				}
 			}
 			next = time.Now().Add(m.resync)
 			continue
@@ -95,6 +107,11 @@ func (m *Mirror) Run(ctx context.Context) {
 			backoff = m.BackoffMin
 			m.receive(ctx, msg)
 		case isTimeout(err):
+		case isRefusal(err):
+			// The reply to a (re)subscription: the connection is new
+			// (or the resync's retry), so every key is read now.
+			m.refuse(err)
+			m.sync(ctx, "connected")
 		default:
 			m.down(m.conn.fail("follow "+m.conn.keys.Events(), err))
 			sleep(ctx, backoff+rand.N(backoff/2+1))
@@ -109,6 +126,9 @@ func (m *Mirror) Run(ctx context.Context) {
 func (m *Mirror) receive(ctx context.Context, msg any) {
 	switch msg := msg.(type) {
 	case *redis.Subscription:
+		if msg.Kind == "subscribe" {
+			m.subscribed()
+		}
 		m.sync(ctx, "connected")
 	case *redis.Message:
 		why := "event"
@@ -141,7 +161,8 @@ func (m *Mirror) sync(ctx context.Context, why string) bool {
 		return true
 	}
 	m.link.KeysLost = false
-	changes, err := Apply(m.sites, snap)
+	changes, kept, err := Apply(m.sites, snap)
+	m.keptSilent(kept)
 	for _, c := range changes {
 		state := "off"
 		if c.On {
@@ -155,6 +176,53 @@ func (m *Mirror) sync(ctx context.Context, why string) bool {
 	}
 	m.writeLink(!strings.HasPrefix(why, "event"))
 	return true
+}
+
+// refuse records that Redis answered the subscription with an error
+// (an ACL without &KEY:events: NOPERM): reads work, so the link is up,
+// but no event arrives and changes reach this host only at each resync.
+// Logged once until the subscription is accepted; asked again at each
+// resync.
+func (m *Mirror) refuse(err error) {
+	err = m.conn.fail("subscribe to "+m.conn.keys.Events(), err)
+	m.link.Events = "refused: " + err.Error()
+	if !m.refused {
+		m.refused = true
+		m.log.Error().Err(err).Stringer("resync", m.resync).
+			Msg("fleet: Redis refuses the subscription to the events channel (an ACL without it?): changes reach this host only at each resync; asking again at each resync")
+	}
+}
+
+// subscribed records that the subscription to KEY:events is accepted.
+func (m *Mirror) subscribed() {
+	if m.refused {
+		m.log.Info().Str("channel", m.conn.keys.Events()).Msg("fleet: Redis accepts the subscription to the events channel again")
+	}
+	m.refused = false
+	m.link.Events = "subscribed"
+}
+
+// keptSilent logs, once per site until the fleet writes it again, each
+// site whose flag this host keeps on because Redis holds neither its key
+// nor its KEY:written:SITE marker, and lists them in the link file.
+func (m *Mirror) keptSilent(kept []string) {
+	for _, site := range kept {
+		if m.silent[site] {
+			continue
+		}
+		if m.silent == nil {
+			m.silent = map[string]bool{}
+		}
+		m.silent[site] = true
+		m.log.Error().Str("redis", m.conn.shown).Str("site", site).Str("missing", m.conn.keys.SiteWritten(site)).
+			Msg("fleet: Redis holds no flag and no marker for this site (flushed since, or never switched fleet-wide): that is no order to reopen; this host keeps the site's flag file until the next maintgate on/off of it")
+	}
+	for site := range m.silent {
+		if !slices.Contains(kept, site) {
+			delete(m.silent, site)
+		}
+	}
+	m.link.Kept = strings.Join(kept, ",")
 }
 
 // down records a failure to reach Redis; only the first of an outage is
@@ -205,6 +273,12 @@ func (m *Mirror) writeLink(always bool) {
 		m.linkWarned = true
 		m.log.Warn().Err(err).Msg("fleet: cannot write the link status file; maintgate status will not show the fleet link")
 	}
+}
+
+// isRefusal: err is Redis's error reply, not a failure to reach it.
+func isRefusal(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 func isTimeout(err error) bool {

@@ -9,11 +9,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/control"
 )
 
 // Store is the fleet as on/off, the panel and `status --fleet` see it:
 // it implements control.Remote. Each change is one MULTI/EXEC: the flag
-// key, the KEY:written marker and the event go together or not at all.
+// keys, their markers, KEY:written and the event go together or not at all.
 type Store struct {
 	*conn
 	Now func() time.Time // nil: time.Now
@@ -45,29 +46,78 @@ func (s *Store) stamp() string {
 	return now().UTC().Format(time.RFC3339Nano)
 }
 
-// Put stores site's flag bytes for every host, marks the keys written
-// and tells the maps.
-func (s *Store) Put(ctx context.Context, site string, flag []byte) error {
+// Apply makes one change of the fleet: every site's flag key (set, or
+// deleted for a nil Flag), its KEY:written:SITE marker, KEY:written and
+// one event go in one MULTI/EXEC, so the fleet gets the whole change or
+// none of it. It implements control.Remote.
+func (s *Store) Apply(ctx context.Context, changes []control.RemoteChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	stamp := s.stamp()
+	ev := eventOf(changes)
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.keys.Flag(site), flag, 0)
-		p.Set(ctx, s.keys.Written(), s.stamp(), 0)
-		p.Publish(ctx, s.keys.Events(), Event{Action: "on", Site: site}.String())
+		for _, ch := range changes {
+			if ch.Flag == nil {
+				p.Del(ctx, s.keys.Flag(ch.Site))
+			} else {
+				p.Set(ctx, s.keys.Flag(ch.Site), ch.Flag, 0)
+			}
+			p.Set(ctx, s.keys.SiteWritten(ch.Site), stamp, 0)
+		}
+		p.Set(ctx, s.keys.Written(), stamp, 0)
+		p.Publish(ctx, s.keys.Events(), ev.String())
 		return nil
 	})
-	return s.fail("switch "+site+" on for the fleet", err)
+	return s.fail("switch "+ev.Site+" "+ev.Action+" for the fleet", err)
 }
 
-// Delete switches site off for every host: its key goes, the keys are
-// marked written (an empty Redis that was written says off; one never
-// written says nothing) and the maps are told.
+// eventOf is the one event of a change: "on a,b", "off a", or "change a,b"
+// when it mixes both (control never does).
+func eventOf(changes []control.RemoteChange) Event {
+	names := make([]string, 0, len(changes))
+	on, off := 0, 0
+	for _, ch := range changes {
+		names = append(names, ch.Site)
+		if ch.Flag == nil {
+			off++
+		} else {
+			on++
+		}
+	}
+	e := Event{Action: "change", Site: strings.Join(names, ",")}
+	switch {
+	case off == 0:
+		e.Action = "on"
+	case on == 0:
+		e.Action = "off"
+	}
+	return e
+}
+
+// Flags is what Redis holds for each site named: its flag bytes, or no
+// entry when its key is absent. It implements control.Remote: on builds
+// each site's change on the fleet's flag, not this host's file.
+func (s *Store) Flags(ctx context.Context, sites []string) (map[string][]byte, error) {
+	snap, err := s.read(ctx, sites)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Flags, nil
+}
+
+// Put stores site's flag bytes for every host (Apply of one site).
+func (s *Store) Put(ctx context.Context, site string, flag []byte) error {
+	if flag == nil {
+		flag = []byte{}
+	}
+	return s.Apply(ctx, []control.RemoteChange{{Site: site, Flag: flag}})
+}
+
+// Delete switches site off for every host (Apply of one site): its key
+// goes and its marker says a fleet-wide off was written.
 func (s *Store) Delete(ctx context.Context, site string) error {
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.keys.Flag(site))
-		p.Set(ctx, s.keys.Written(), s.stamp(), 0)
-		p.Publish(ctx, s.keys.Events(), Event{Action: "off", Site: site}.String())
-		return nil
-	})
-	return s.fail("switch "+site+" off for the fleet", err)
+	return s.Apply(ctx, []control.RemoteChange{{Site: site}})
 }
 
 // Snapshot is what Redis holds at one moment.
@@ -77,27 +127,36 @@ type Snapshot struct {
 	Written string
 	// Flags are the flag bytes of each site whose key exists.
 	Flags map[string][]byte
+	// Known are the sites whose KEY:written:SITE exists: a fleet-wide
+	// on or off of that site was written since Redis last lost its
+	// data, so its absent key means off. Absent key and no marker: the
+	// fleet says nothing about the site (flushed, or never switched
+	// fleet-wide) and each host keeps its own state of it.
+	Known map[string]bool
 }
 
-// read is one MGET of the marker and the sites' keys: one round trip,
-// and one moment (Redis runs a command whole).
+// read is one MGET of the marker, the sites' keys and their markers:
+// one round trip, and one moment (Redis runs a command whole).
 func (c *conn) read(ctx context.Context, sites []string) (Snapshot, error) {
-	keys := make([]string, 0, 1+len(sites))
+	keys := make([]string, 0, 1+2*len(sites))
 	keys = append(keys, c.keys.Written())
 	for _, s := range sites {
-		keys = append(keys, c.keys.Flag(s))
+		keys = append(keys, c.keys.Flag(s), c.keys.SiteWritten(s))
 	}
 	vals, err := c.c.MGet(ctx, keys...).Result()
 	if err != nil {
 		return Snapshot{}, c.fail("read the switches", err)
 	}
-	snap := Snapshot{Flags: map[string][]byte{}}
+	snap := Snapshot{Flags: map[string][]byte{}, Known: map[string]bool{}}
 	if w, ok := vals[0].(string); ok {
 		snap.Written = w
 	}
 	for i, s := range sites {
-		if v, ok := vals[1+i].(string); ok {
+		if v, ok := vals[1+2*i].(string); ok {
 			snap.Flags[s] = []byte(v)
+		}
+		if _, ok := vals[2+2*i].(string); ok {
+			snap.Known[s] = true
 		}
 	}
 	return snap, nil

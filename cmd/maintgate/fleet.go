@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -139,6 +140,13 @@ func printLink(e *env, cfg *config.Config, now time.Time) {
 	}
 	if l.LastError != "" {
 		fmt.Fprintf(e.stdout, "  error:   %s (%s)\n", l.LastError, ago(l.ErrorAt))
+	}
+	if strings.HasPrefix(l.Events, "refused") {
+		fmt.Fprintf(e.stdout, "  events:  %s: changes reach this host only at each resync (every %s); the map asks again at each one (the Redis user needs the channel %s)\n",
+			l.Events, cfg.Fleet.Resync.Duration, fleet.Keys{Prefix: cfg.Fleet.Key}.Events())
+	}
+	if l.Kept != "" {
+		fmt.Fprintf(e.stdout, "  warning: Redis holds no flag and no marker for %s (flushed since, or never switched fleet-wide): this host keeps its flag on; run maintgate on or off for it to write the fleet's state\n", l.Kept)
 	}
 	if l.KeysLost {
 		fmt.Fprintf(e.stdout, "  warning: Redis holds none of maintgate's keys (restarted without its data, or flushed): every host keeps its state; run maintgate on or off to write them again\n")
