@@ -13,9 +13,8 @@ import (
 )
 
 // api.go: the JSON API (DESIGN.md, "The control panel"). Bodies are
-// JSON, at most maxBody bytes, unknown fields refused.
-
-const maxBody = 1 << 20
+// JSON, at most maxBody bytes (a whitelist maxWhitelistBody: limits.go),
+// unknown fields refused.
 
 // siteJSON is one site's switch.
 type siteJSON struct {
@@ -81,12 +80,17 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	writeJSON(w, http.StatusOK, statusJSON{Sites: s.sitesJSON(control.Read(s.cfg), s.now())})
 }
 
-// decode reads a JSON body into v; false when it answered 400.
+// decode reads a JSON body of at most maxBody bytes into v; false when
+// it answered 400 (or 413: too large).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	return decodeMax(w, r, v, maxBody)
+}
+
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("body: %v", err)})
+		writeJSON(w, bodyStatus(err), errorBody{Error: bodyError(err)})
 		return false
 	}
 	return true
@@ -134,7 +138,7 @@ func (s *Server) apiPutWhitelist(w http.ResponseWriter, r *http.Request, rc *req
 	var req struct {
 		Text *string `json:"text"`
 	}
-	if !decode(w, r, &req) {
+	if !decodeMax(w, r, &req, maxWhitelistBody) {
 		return
 	}
 	if req.Text == nil {
@@ -143,10 +147,8 @@ func (s *Server) apiPutWhitelist(w http.ResponseWriter, r *http.Request, rc *req
 	}
 	errs, warnings, err := s.replaceWhitelist(rc, *req.Text)
 	switch {
-	case err == errNoWhitelistFile:
-		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error()})
+		writeJSON(w, whitelistStatus(err), errorBody{Error: err.Error()})
 	case len(errs) > 0:
 		writeJSON(w, http.StatusBadRequest, struct {
 			Error  string      `json:"error"`

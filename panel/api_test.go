@@ -172,7 +172,7 @@ func TestAPIWhitelistBadLinesLeaveFileUnchanged(t *testing.T) {
 
 func TestAPITokenAuditedWithoutTheToken(t *testing.T) {
 	p := newTestPanel(t, "")
-	r := p.alice(t, "POST", "/api/token", `{"ttl":"2h","label":"bob-laptop"}`, "X-Forwarded-Host: shop.example", "X-Forwarded-Proto: https")
+	r := p.alice(t, "POST", "/api/token", `{"ttl":"2h","label":"bob-laptop"}`, "Host: shop.example", "X-Forwarded-Proto: https")
 	wantCode(t, r, http.StatusOK, "token")
 	var tok tokenResponse
 	decodeJSON(t, r, &tok)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,6 +36,10 @@ const (
 	signedIn verdict = iota
 	noCredentials
 	refused // credentials given, but wrong or not a superuser's
+	// unavailable: a session cookie the database could not check (down,
+	// locked by a migration, slow, the breaker open). Not a refusal: the
+	// operator is told to come back or to use htpasswd.
+	unavailable
 )
 
 // authenticator checks the methods of [panel] auth, in the order given.
@@ -129,23 +134,40 @@ func (a *authenticator) close() {
 // check signs r in. Credentials of a method that is not configured count
 // as none. Basic credentials are tried before a session cookie: a
 // script's curl -u says what it means.
-func (a *authenticator) check(r *http.Request, client netip.Addr) (User, verdict) {
+// On unavailable, why is the failure's kind ("database locked"), never
+// the database's own error text.
+func (a *authenticator) check(r *http.Request, client netip.Addr) (u User, v verdict, why string) {
 	if name, pw, ok := r.BasicAuth(); ok && a.htpasswd != nil {
 		if a.htpasswd.check(name, pw, a.now()) {
-			return User{Name: name, Via: "htpasswd"}, signedIn
+			return User{Name: name, Via: "htpasswd"}, signedIn, ""
 		}
-		return User{}, refused
+		return User{}, refused, ""
 	}
 	if a.sessions != nil {
 		if c, err := r.Cookie(a.cookie); err == nil && c.Value != "" {
-			v := a.sessions.Check(client, c.Value)
-			if v.Pass {
-				return User{Name: a.djangoName(r.Context(), v.UserID), Via: "django"}, signedIn
+			sv := a.sessions.Check(client, c.Value)
+			switch {
+			case sv.Pass:
+				return User{Name: a.djangoName(r.Context(), sv.UserID), Via: "django"}, signedIn, ""
+			case lookupFailed(sv.Reason):
+				kind, _, _ := strings.Cut(sv.Reason, ":")
+				return User{}, unavailable, kind
 			}
-			return User{}, refused
+			return User{}, refused, ""
 		}
 	}
-	return User{}, noCredentials
+	return User{}, noCredentials, ""
+}
+
+// lookupFailed says whether a session verdict's reason is the database's
+// failure rather than a verdict on the session: "database …" (failure.go
+// of authz/session), or no answer in time, or a lookup not started.
+func lookupFailed(reason string) bool {
+	switch reason {
+	case session.ReasonTimeout, session.ReasonPending, session.ReasonBusy, session.ReasonRateLimit, session.ReasonClosed:
+		return true
+	}
+	return strings.HasPrefix(reason, "database ")
 }
 
 // djangoName is the signed-in superuser's user name, for the page and the

@@ -80,10 +80,37 @@ func parseHtpasswdLine(s string) (htpasswdLine, error) {
 	return htpasswdLine{user: user, hash: []byte(hash)}, nil
 }
 
-// dummyHash is compared against for an unknown user, so that a wrong
-// user name costs what a wrong password does (no user enumeration by
-// timing). Cost 5 is htpasswd -B's default.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("maintgate: no such user"), 5)
+// dummies are compared against for an unknown user, one per cost, so
+// that a wrong user name costs what a wrong password of the file's
+// costliest user does (no user enumeration by timing; htpasswd -B's
+// default cost is 5, -C 12 is common). Made once per cost: a hash of cost
+// 14 takes a second.
+var dummies struct {
+	mu     sync.Mutex
+	byCost map[int][]byte
+}
+
+func dummyHash(cost int) []byte {
+	dummies.mu.Lock()
+	defer dummies.mu.Unlock()
+	if h := dummies.byCost[cost]; h != nil {
+		return h
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("maintgate: no such user"), cost)
+	if err != nil { // a cost bcrypt.Cost read from the file: cannot happen
+		h, _ = bcrypt.GenerateFromPassword([]byte("maintgate: no such user"), bcrypt.MinCost)
+	}
+	if dummies.byCost == nil {
+		dummies.byCost = map[int][]byte{}
+	}
+	dummies.byCost[cost] = h
+	return h
+}
+
+// bcryptSlots bounds the bcrypt comparisons running at once: each takes
+// a core for up to a second, and the map, on the same host, answers
+// every request of the server.
+const bcryptSlots = 2
 
 // htpasswdFile is the file, re-read when it changes, and the verified
 // credentials of the last minute: bcrypt is slow on purpose, and the page
@@ -95,7 +122,9 @@ type htpasswdFile struct {
 	mu       sync.Mutex
 	stamp    fileStamp
 	users    map[string][]byte
+	dummy    []byte // dummyHash of the file's highest cost
 	loadErr  error
+	slots    chan struct{}          // bcryptSlots, made on first use
 	verified map[[32]byte]time.Time // sha256(user, password) -> until
 }
 
@@ -144,7 +173,13 @@ func (h *htpasswdFile) reload() {
 	for _, p := range problems {
 		h.log(fmt.Sprintf("htpasswd_file %s: %s", h.path, p))
 	}
-	h.users, h.stamp = users, stampOf(fi)
+	top := bcrypt.MinCost
+	for _, hash := range users {
+		if c, err := bcrypt.Cost(hash); err == nil && c > top {
+			top = c
+		}
+	}
+	h.users, h.stamp, h.dummy = users, stampOf(fi), dummyHash(top)
 }
 
 // check says whether user and password match a line of the file.
@@ -157,11 +192,20 @@ func (h *htpasswdFile) check(user, password string, now time.Time) bool {
 		h.mu.Unlock()
 		return true
 	}
-	h.mu.Unlock()
 	if !known {
-		hash = dummyHash
+		hash = h.dummy
 	}
+	if h.slots == nil {
+		h.slots = make(chan struct{}, bcryptSlots)
+	}
+	slots := h.slots
+	h.mu.Unlock()
+	if hash == nil { // the file cannot be read: everyone is refused
+		return false
+	}
+	slots <- struct{}{}
 	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && known
+	<-slots
 	if ok {
 		h.mu.Lock()
 		if len(h.verified) > 1000 {

@@ -103,3 +103,62 @@ func FuzzHtpasswd(f *testing.F) {
 		}
 	})
 }
+
+// TestHtpasswdUnknownUserCostsAsMuch: a file made with htpasswd -B -C 8
+// (any cost above the default 5): a name not in the file takes as long as
+// a wrong password of one that is, so timing does not tell which names
+// exist.
+func TestHtpasswdUnknownUserCostsAsMuch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	h, err := bcrypt.GenerateFromPassword([]byte("right"), 8)
+	must(t, err)
+	write(t, path, "a:"+string(h)+"\n")
+	f := &htpasswdFile{path: path, log: func(string) {}}
+	now := time.Now()
+	f.check("b", "warm-up", now) // reads the file
+	fastest := func(user string) time.Duration {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			if f.check(user, "wrong", now) {
+				t.Fatalf("%s signed in with a wrong password", user)
+			}
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known, unknown := fastest("a"), fastest("nobody")
+	if unknown < known/2 {
+		t.Errorf("a wrong password takes %v for a user of the file, %v for a name not in it", known, unknown)
+	}
+}
+
+// TestHtpasswdChecksAtMostTwoAtOnce: with both bcrypt slots taken, a
+// check waits for one (a flood of Basic guesses cannot take every core
+// from the map on the same host).
+func TestHtpasswdChecksAtMostTwoAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	h, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost)
+	must(t, err)
+	write(t, path, "a:"+string(h)+"\n")
+	f := &htpasswdFile{path: path, log: func(string) {}, slots: make(chan struct{}, bcryptSlots)}
+	for range bcryptSlots {
+		f.slots <- struct{}{}
+	}
+	done := make(chan bool)
+	go func() { done <- f.check("a", "right", time.Now()) }()
+	select {
+	case <-done:
+		t.Fatal("a bcrypt check ran with every slot taken")
+	case <-time.After(200 * time.Millisecond):
+	}
+	<-f.slots
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("the right password was refused")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check did not run once a slot was free")
+	}
+}

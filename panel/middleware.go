@@ -17,6 +17,8 @@ import (
 type reqCtx struct {
 	user   User
 	client netip.Addr // as Apache saw it
+	// why a sign-in could not be checked (503, or 401 with Basic).
+	why string
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, rc *reqCtx)
@@ -56,18 +58,28 @@ func (s *Server) clientAddr(r *http.Request) netip.Addr {
 	return whitelist.ClientIP(peer, r.Header.Get("X-Forwarded-For"), s.trusted)
 }
 
-// signIn checks the request's credentials: ok, or the status to answer.
-func (s *Server) signIn(r *http.Request) (*reqCtx, int) {
-	rc := &reqCtx{client: s.clientAddr(r)}
-	u, v := s.auth.check(r, rc.client)
+// signIn checks the request's credentials: ok (code 0), or the status to
+// answer. A session the database could not check is no refusal: 401 with
+// the Basic challenge when htpasswd is on (the operator falls back to
+// it), else 503; rc.why says what failed.
+func (s *Server) signIn(r *http.Request) (rc *reqCtx, code int) {
+	rc = &reqCtx{client: s.clientAddr(r)}
+	u, v, why := s.auth.check(r, rc.client)
 	switch v {
 	case signedIn:
 		rc.user = u
 		return rc, 0
 	case refused:
-		return nil, http.StatusForbidden
+		return rc, http.StatusForbidden
+	case unavailable:
+		rc.why = "the Django session could not be checked (" + why + ")"
+		s.log.Warn().Str("reason", why).Msg("panel sign-in: the session database failed")
+		if s.auth.basic() {
+			return rc, http.StatusUnauthorized
+		}
+		return rc, http.StatusServiceUnavailable
 	}
-	return nil, http.StatusUnauthorized
+	return rc, http.StatusUnauthorized
 }
 
 // api wraps a JSON handler: 401 (with a Basic challenge when htpasswd is
@@ -78,10 +90,17 @@ func (s *Server) api(h handler) http.Handler {
 		switch code {
 		case http.StatusUnauthorized:
 			s.challenge(w)
-			writeJSON(w, code, errorBody{Error: "sign in: " + s.signInHint()})
+			msg := "sign in: " + s.signInHint()
+			if rc.why != "" {
+				msg = rc.why + ": sign in with HTTP Basic (a user of htpasswd_file) meanwhile"
+			}
+			writeJSON(w, code, errorBody{Error: msg})
 			return
 		case http.StatusForbidden:
 			writeJSON(w, code, errorBody{Error: "these credentials may not operate the panel (" + s.signInHint() + ")"})
+			return
+		case http.StatusServiceUnavailable:
+			writeJSON(w, code, errorBody{Error: rc.why + ": try again in a minute"})
 			return
 		}
 		h(w, r, rc)
@@ -97,7 +116,9 @@ func (s *Server) page(h handler) http.Handler {
 			if code == http.StatusUnauthorized {
 				s.challenge(w)
 			}
-			s.render(w, code, "signin", s.signInData(r, code))
+			d := s.signInData(r, code)
+			d.Error = rc.why
+			s.render(w, code, "signin", d)
 			return
 		}
 		h(w, r, rc)

@@ -132,7 +132,7 @@ func (s *Server) readWhitelist() (whitelistView, error) {
 	if v.File == "" {
 		return v, errNoWhitelistFile
 	}
-	b, err := regfile.Read(v.File, 1<<20)
+	b, err := regfile.Read(v.File, maxWhitelistText)
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil
 	}
@@ -180,6 +180,9 @@ func (s *Server) replaceWhitelist(rc *reqCtx, text string) ([]lineError, []strin
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
+	if len(text) > maxWhitelistText {
+		return nil, nil, badInput("the whitelist text is %d bytes; at most %d (the panel could not read it back): the whitelist file is unchanged", len(text), maxWhitelistText)
+	}
 	l, errs := checkWhitelist(text, old.File)
 	if len(errs) > 0 {
 		return errs, nil, nil
@@ -196,13 +199,27 @@ func (s *Server) replaceWhitelist(rc *reqCtx, text string) ([]lineError, []strin
 	}
 	now := prefixStrings(l)
 	d := map[string]any{"file": old.File, "entries": len(now)}
+	// A few entries and the counts: an audit line over audit.Latest's
+	// limit would hide itself from the page and api/audit.
 	if add := minus(now, old.Entries); len(add) > 0 {
-		d["added"] = add
+		d["added"], d["added_count"] = add[:min(len(add), auditEntries)], len(add)
 	}
 	if rm := minus(old.Entries, now); len(rm) > 0 {
-		d["removed"] = rm
+		d["removed"], d["removed_count"] = rm[:min(len(rm), auditEntries)], len(rm)
 	}
 	return nil, s.audit(rc, "whitelist", "", d), nil
+}
+
+// auditEntries is how many added or removed entries a whitelist change's
+// audit line lists.
+const auditEntries = 20
+
+// whitelistStatus is the HTTP status of replaceWhitelist's error.
+func whitelistStatus(err error) int {
+	if err == errNoWhitelistFile {
+		return http.StatusConflict
+	}
+	return statusOf(err)
 }
 
 func minus(a, b []string) []string {
@@ -334,27 +351,26 @@ func (s *Server) issueToken(r *http.Request, rc *reqCtx, req tokenRequest) (toke
 	return resp, w, nil
 }
 
-// siteURL is scheme://host the browser used, as Apache forwarded it
-// (X-Forwarded-Host and -Proto are believed from Apache only).
+// siteURL is scheme://host the browser used. The host is the request's
+// Host: the shipped maintgate-panel.conf has ProxyPreserveHost On, and
+// X-Forwarded-Host is not believed, since its first value is the
+// client's own (Apache appends its value after it). The scheme is the
+// last X-Forwarded-Proto value, the one Apache set, from Apache only.
 func (s *Server) siteURL(r *http.Request) string {
-	host, scheme := r.Host, "http"
+	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	if s.peerTrusted(r) {
-		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
-			host = h
-		}
-		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "https" || p == "http" {
+		if p := lastValue(r.Header.Get("X-Forwarded-Proto")); p == "https" || p == "http" {
 			scheme = p
 		}
 	}
-	return scheme + "://" + host
+	return scheme + "://" + r.Host
 }
 
-func firstValue(h string) string {
-	v, _, _ := strings.Cut(h, ",")
-	return strings.TrimSpace(v)
+func lastValue(h string) string {
+	return strings.TrimSpace(h[strings.LastIndexByte(h, ',')+1:])
 }
 
 // peerTrusted: the connection comes from Apache (or a trusted proxy).

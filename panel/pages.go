@@ -219,7 +219,9 @@ func (s *Server) result(w http.ResponseWriter, rc *reqCtx, flash string, res con
 }
 
 func (s *Server) formOn(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	r.ParseForm()
+	if !s.parseForm(w, r, rc, maxBody) {
+		return
+	}
 	if r.PostForm.Get("confirm") != "1" {
 		d := s.data(rc)
 		d.Confirm = &confirmData{Action: "on", Site: r.PostForm.Get("site"), Form: r.PostForm}
@@ -235,7 +237,9 @@ func (s *Server) formOn(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 }
 
 func (s *Server) formOff(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	r.ParseForm()
+	if !s.parseForm(w, r, rc, maxBody) {
+		return
+	}
 	site := r.PostForm.Get("site")
 	if r.PostForm.Get("confirm") != "1" {
 		d := s.data(rc)
@@ -255,17 +259,23 @@ func siteWord(site string) string {
 }
 
 func (s *Server) formWhitelist(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	r.ParseForm()
-	text := strings.ReplaceAll(r.PostForm.Get("text"), "\r\n", "\n")
+	if !s.parseForm(w, r, rc, maxWhitelistBody) {
+		return
+	}
+	texts, ok := r.PostForm["text"]
+	if !ok {
+		d := s.data(rc)
+		d.Error = "body: no text field; the whitelist file is unchanged"
+		s.render(w, http.StatusBadRequest, "index", d)
+		return
+	}
+	text := strings.ReplaceAll(texts[0], "\r\n", "\n")
 	errs, warnings, err := s.replaceWhitelist(rc, text)
 	d := s.data(rc)
 	code := http.StatusOK
 	switch {
 	case err != nil:
-		d.Error, code = err.Error(), http.StatusInternalServerError
-		if err == errNoWhitelistFile {
-			code = http.StatusConflict
-		}
+		d.Error, code = err.Error(), whitelistStatus(err)
 	case len(errs) > 0:
 		d.WhitelistText, d.WhitelistErrors, code = text, errs, http.StatusBadRequest
 		d.Error = fmt.Sprintf("%d bad line(s): the whitelist file is unchanged.", len(errs))
@@ -276,7 +286,9 @@ func (s *Server) formWhitelist(w http.ResponseWriter, r *http.Request, rc *reqCt
 }
 
 func (s *Server) formCheck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	r.ParseForm()
+	if !s.parseForm(w, r, rc, maxBody) {
+		return
+	}
 	req := checkRequest{IP: r.PostForm.Get("ip"), Path: r.PostForm.Get("path"), XFF: r.PostForm.Get("xff"),
 		Cookie: r.PostForm.Get("cookie"), Site: r.PostForm.Get("site")}
 	res, err := s.check(rc, req)
@@ -293,7 +305,9 @@ func (s *Server) formCheck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 }
 
 func (s *Server) formToken(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	r.ParseForm()
+	if !s.parseForm(w, r, rc, maxBody) {
+		return
+	}
 	res, warnings, err := s.issueToken(r, rc, tokenRequest{TTL: r.PostForm.Get("ttl"), Label: r.PostForm.Get("label")})
 	d := s.data(rc)
 	if err != nil {
