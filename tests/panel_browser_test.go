@@ -235,7 +235,25 @@ func TestPanelInBrowser(t *testing.T) {
 		return ""
 	})
 
-	// A bypass link, used by a browser that has nothing else.
+	// A whitelist posted as curl -F sends it (multipart) is refused, the
+	// file kept, never saved empty.
+	before, _ = os.ReadFile(wl)
+	req, _ := http.NewRequest("POST", e.panelURL+"whitelist", strings.NewReader("--XX\r\nContent-Disposition: form-data; name=\"text\"; filename=\"wl.txt\"\r\n\r\n10.0.0.1\n\r\n--XX--\r\n"))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=XX")
+	req.Header.Set("Cookie", "sessionid="+e.dj.cookie(t, "superuser"))
+	resp, err := apDefaultClient.Do(req)
+	apMust(t, err)
+	resp.Body.Close()
+	if after, _ := os.ReadFile(wl); resp.StatusCode != http.StatusUnsupportedMediaType || string(after) != string(before) {
+		t.Errorf("multipart whitelist through Apache: %d, file now %q", resp.StatusCode, after)
+	}
+
+	// A bypass link, used by a browser that has nothing else. The
+	// browser also sends an X-Forwarded-Host of its own choosing (Apache
+	// appends the real one after it): the link keeps the host the
+	// browser reached.
+	_, err = chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"X-Forwarded-Host": "evil.example"}})
+	apMust(t, err)
 	step(t, ctx, "bypass link", chromedp.Navigate(e.panelURL),
 		chromedp.SetValue(chromedp.ID("token-label"), "partner-qa"),
 		chromedp.Submit(chromedp.ID("token-form")),
@@ -246,6 +264,8 @@ func TestPanelInBrowser(t *testing.T) {
 	if !strings.HasPrefix(link, e.base+"/maintgate-bypass?token=v1.") {
 		t.Fatalf("bypass link %q", link)
 	}
+	_, err = chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{}})
+	apMust(t, err)
 	shot(t, ctx, "panel-token")
 	useBypassLink(t, e, link)
 
