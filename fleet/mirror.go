@@ -46,6 +46,7 @@ type Mirror struct {
 	// refused is true while Redis refuses the subscription to
 	// KEY:events; only its start is logged.
 	refused bool
+	config  *configWatch
 	// BackoffMin and BackoffMax bound the pause between reconnection
 	// attempts; NewMirror sets them from resync.
 	BackoffMin, BackoffMax time.Duration
@@ -61,6 +62,7 @@ func NewMirror(cfg *config.Config, log *zerolog.Logger) (*Mirror, error) {
 	for _, s := range m.sites {
 		m.names = append(m.names, s.Name)
 	}
+	m.config = newConfigWatch(cfg, m.sites)
 	m.link = Link{PID: os.Getpid(), Redis: c.shown, Key: cfg.Fleet.Key, Since: time.Now()}
 	// The pause grows to half a resync at most (5 s at most), so a host
 	// is back in step within a resync of Redis's return.
@@ -86,6 +88,7 @@ func (m *Mirror) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		wait := time.Until(next)
 		if wait <= 0 {
+			m.config.check(m.log)
 			if m.sync(ctx, "resync") {
 				if m.refused {
 					// Asks again: the ACL may have been mended.

@@ -218,3 +218,27 @@ func TestRefusedSubscriptionIsReportedAndRetried(t *testing.T) {
 		t.Errorf("no log line for the accepted subscription:\n%s", logs)
 	}
 }
+
+// A reload that changes the sites (or [fleet]) is not followed by the
+// running mirror: it says so once, in a WARN.
+func TestConfigChangeWarns(t *testing.T) {
+	r := testsvc.NewRedis(t, testsvc.RedisOptions{})
+	cfg := host(t, r.URL, "1s")
+	logs := startMirror(t, cfg)
+	text, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // a resync with the file as it was: no warning
+	if strings.Contains(logs.String(), "configuration changed") {
+		t.Fatalf("warned of no change:\n%s", logs)
+	}
+	if err := os.WriteFile(cfg.Path, append(text, "\n[sites.blog]\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a WARN about the new site", 2*time.Second, func() bool { return strings.Contains(logs.String(), "the sites or their flag files") })
+	time.Sleep(1200 * time.Millisecond)
+	if n := strings.Count(logs.String(), "configuration changed"); n != 1 {
+		t.Errorf("warned %d times, want once:\n%s", n, logs)
+	}
+}
