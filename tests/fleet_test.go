@@ -208,6 +208,9 @@ func TestFleetSwitchesEveryHost(t *testing.T) {
 			t.Errorf("%s: shop reopened by an on/off of default after FLUSHALL: %v", h.dir, err)
 		}
 	}
+	if code, out, errs := mgAll(t, op.config, "status"); code != 0 || !strings.Contains(out, "Redis holds no flag and no marker for shop") {
+		t.Errorf("status with shop kept on:\n%s%s", out, errs)
+	}
 	// The fleet's own off of shop reopens it everywhere.
 	mustMG(t, op, &outputs, 0, "off", "--site", "shop")
 	deadline := time.Now().Add(2 * time.Second)
