@@ -55,10 +55,15 @@ type Remote interface {
 }
 
 // RemoteChange is one site's part of a change: its new flag bytes, or
-// nil for off.
+// nil for off. Checked: Base is what Flags returned for the site (nil:
+// absent), and the store makes the change only if it still holds that,
+// so that of two operators' changes at one moment, neither silently drops
+// the other's fields.
 type RemoteChange struct {
-	Site string
-	Flag []byte
+	Site    string
+	Flag    []byte
+	Checked bool
+	Base    []byte
 }
 
 // Controller makes changes for one actor under one configuration.
@@ -119,7 +124,7 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 	}
 	now := c.now()
 	all := Read(c.Config)
-	base, err := c.base(ctx, names, all)
+	base, raw, err := c.base(ctx, names, all)
 	if err != nil {
 		return Result{}, err
 	}
@@ -137,16 +142,9 @@ func (c *Controller) On(ctx context.Context, sites []string, ch Change) (Result,
 		s.Present, s.Flag, s.Err = true, f, nil
 		next = append(next, s)
 	}
-	data := make([][]byte, len(next))
-	changes := make([]RemoteChange, len(next))
-	for i, s := range next {
-		if data[i], err = flagfile.Encode(s.Flag); err != nil {
-			return Result{}, fmt.Errorf("flag of %s: %w", s.Name, err)
-		}
-		if len(data[i]) > MaxFlagSize {
-			return Result{}, inputErr("the flag of %s would be %d bytes; at most %d: fewer --allow or --allow-path entries", s.Name, len(data[i]), MaxFlagSize)
-		}
-		changes[i] = RemoteChange{Site: s.Name, Flag: data[i]}
+	data, changes, err := c.encode(next, raw)
+	if err != nil {
+		return Result{}, err
 	}
 	if err := c.remoteApply(ctx, changes); err != nil {
 		return Result{}, err
@@ -212,17 +210,36 @@ func (c *Controller) Off(ctx context.Context, sites []string) (Result, error) {
 	return r, werr
 }
 
+// encode makes each new flag's bytes, checked to fit, and the fleet's
+// change of them, checked against the fleet's bytes on read (raw).
+func (c *Controller) encode(next []Switch, raw map[string][]byte) ([][]byte, []RemoteChange, error) {
+	data := make([][]byte, len(next))
+	changes := make([]RemoteChange, len(next))
+	for i, s := range next {
+		var err error
+		if data[i], err = flagfile.Encode(s.Flag); err != nil {
+			return nil, nil, fmt.Errorf("flag of %s: %w", s.Name, err)
+		}
+		if len(data[i]) > MaxFlagSize {
+			return nil, nil, inputErr("the flag of %s would be %d bytes; at most %d: fewer --allow or --allow-path entries", s.Name, len(data[i]), MaxFlagSize)
+		}
+		changes[i] = RemoteChange{Site: s.Name, Flag: data[i], Checked: c.Remote != nil, Base: raw[s.Name]}
+	}
+	return data, changes, nil
+}
+
 // base is each named site's switch that on builds on: this host's flag
 // files, or, with the fleet, what Redis holds (a missing key: off), so
 // an on from a host without a map, or after --local, keeps the fleet's
-// window. An unreachable Redis fails the change as Apply would.
-func (c *Controller) base(ctx context.Context, names []string, local Switches) (Switches, error) {
+// window. An unreachable Redis fails the change as Apply would. raw
+// are the fleet's bytes, which Apply checks are still there.
+func (c *Controller) base(ctx context.Context, names []string, local Switches) (Switches, map[string][]byte, error) {
 	if c.Remote == nil {
-		return local, nil
+		return local, nil, nil
 	}
 	flags, err := c.Remote.Flags(ctx, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(Switches, len(names))
 	for _, n := range names {
@@ -235,7 +252,7 @@ func (c *Controller) base(ctx context.Context, names []string, local Switches) (
 		}
 		out[n] = s
 	}
-	return out, nil
+	return out, flags, nil
 }
 
 // remoteApply writes the whole change to the fleet, when there is one.

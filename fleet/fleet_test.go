@@ -190,7 +190,7 @@ func TestListShowsEverySite(t *testing.T) {
 	ctx := context.Background()
 	admin := r.Client(t)
 	defer admin.Close()
-	acl := []any{"ACL", "SETUSER", "maintgate", "on", ">user-pw", "~mg:*", "&mg:events", "+@connection", "+get", "+mget", "+set", "+del", "+scan", "+publish", "+subscribe", "+multi", "+exec"}
+	acl := []any{"ACL", "SETUSER", "maintgate", "on", ">user-pw", "~mg:*", "&mg:events", "+@connection", "+get", "+mget", "+set", "+del", "+scan", "+publish", "+subscribe", "+multi", "+exec", "+watch", "+unwatch"}
 	if err := admin.Do(ctx, acl...).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,14 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/maintgate/maintgate/config"
 	"github.com/maintgate/maintgate/control"
@@ -117,7 +120,7 @@ func TestTwoSiteChangeIsAllOrNothing(t *testing.T) {
 	admin := r.Client(t)
 	defer admin.Close()
 	acl := []any{"ACL", "SETUSER", "mg", "on", ">user-pw", "%R~mg:*", "%W~mg:flag:shop", "%W~mg:written*", "&mg:events",
-		"+@connection", "+get", "+mget", "+set", "+del", "+publish", "+multi", "+exec"}
+		"+@connection", "+get", "+mget", "+set", "+del", "+publish", "+multi", "+exec", "+watch", "+unwatch"}
 	if err := admin.Do(ctx, acl...).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -240,5 +243,39 @@ func TestConfigChangeWarns(t *testing.T) {
 	time.Sleep(1200 * time.Millisecond)
 	if n := strings.Count(logs.String(), "configuration changed"); n != 1 {
 		t.Errorf("warned %d times, want once:\n%s", n, logs)
+	}
+}
+
+// racing is the store with another operator's change landing between
+// on's read of the fleet's flag and its write.
+type racing struct {
+	*Store
+	admin *redis.Client
+}
+
+func (r racing) Flags(ctx context.Context, sites []string) (map[string][]byte, error) {
+	f, err := r.Store.Flags(ctx, sites)
+	r.admin.Set(ctx, "mg:flag:default", "message = \"other\"\n", 0)
+	return f, err
+}
+
+// Two ons at one moment: the later one fails whole rather than drop the
+// earlier one's fields, and nothing is written.
+func TestConcurrentOnFailsRatherThanDrop(t *testing.T) {
+	r := testsvc.NewRedis(t, testsvc.RedisOptions{})
+	ctx := context.Background()
+	admin := r.Client(t)
+	defer admin.Close()
+	c := controller(t, r.URL)
+	c.Remote = racing{Store: c.Remote.(*Store), admin: admin}
+	_, err := c.On(ctx, nil, control.Change{Until: "2h", Set: map[string]bool{"until": true}})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("err %v, want ErrChanged", err)
+	}
+	if got, _ := admin.Get(ctx, "mg:flag:default").Result(); got != "message = \"other\"\n" {
+		t.Fatalf("Redis holds %q", got)
+	}
+	if _, err := os.Stat(c.Config.FlagFile); !os.IsNotExist(err) {
+		t.Fatalf("the local flag was written: %v", err)
 	}
 }

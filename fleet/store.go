@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -49,14 +50,18 @@ func (s *Store) stamp() string {
 // Apply makes one change of the fleet: every site's flag key (set, or
 // deleted for a nil Flag), its KEY:written:SITE marker, KEY:written and
 // one event go in one MULTI/EXEC, so the fleet gets the whole change or
-// none of it. It implements control.Remote.
+// none of it. It implements control.Remote. The flag keys of the changes
+// that are Checked are WATCHed: if one no longer holds its Base (another
+// change landed since on read it), nothing is written and the error is
+// ErrChanged.
 func (s *Store) Apply(ctx context.Context, changes []control.RemoteChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	stamp := s.stamp()
 	ev := eventOf(changes)
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	op := "switch " + ev.Site + " " + ev.Action + " for the fleet"
+	queue := func(p redis.Pipeliner) error {
 		for _, ch := range changes {
 			if ch.Flag == nil {
 				p.Del(ctx, s.keys.Flag(ch.Site))
@@ -68,9 +73,46 @@ func (s *Store) Apply(ctx context.Context, changes []control.RemoteChange) error
 		p.Set(ctx, s.keys.Written(), stamp, 0)
 		p.Publish(ctx, s.keys.Events(), ev.String())
 		return nil
-	})
-	return s.fail("switch "+ev.Site+" "+ev.Action+" for the fleet", err)
+	}
+	var watched []string
+	for _, ch := range changes {
+		if ch.Checked {
+			watched = append(watched, s.keys.Flag(ch.Site))
+		}
+	}
+	if len(watched) == 0 {
+		_, err := s.c.TxPipelined(ctx, queue)
+		return s.fail(op, err)
+	}
+	err := s.c.Watch(ctx, func(tx *redis.Tx) error {
+		vals, err := tx.MGet(ctx, watched...).Result()
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, ch := range changes {
+			if !ch.Checked {
+				continue
+			}
+			v, ok := vals[i].(string)
+			i++
+			if ok != (ch.Base != nil) || v != string(ch.Base) {
+				return ErrChanged
+			}
+		}
+		_, err = tx.TxPipelined(ctx, queue)
+		return err
+	}, watched...)
+	if errors.Is(err, redis.TxFailedErr) {
+		err = ErrChanged
+	}
+	return s.fail(op, err)
 }
+
+// ErrChanged: a site's flag in Redis changed between on's read and its
+// write (two operators at the same moment). Nothing was written: the
+// later change would have dropped the fields of the earlier one.
+var ErrChanged = errors.New("the fleet's flag changed since this change read it (another change at the same moment): nothing was changed on any host; run it again")
 
 // eventOf is the one event of a change: "on a,b", "off a", or "change a,b"
 // when it mixes both (control never does).
