@@ -9,10 +9,11 @@
 // The package is split by job:
 //
 //	fleet.go   keys, the client's options, errors that never hold the password
-//	store.go   Store: Put and Delete for on/off, Read for the mirror, List for status --fleet
+//	store.go   Store: Flags and Apply for on/off, read for the mirror, List for status --fleet
 //	mirror.go  Mirror: the map's subscriber (events, resync, backoff, one log line per outage)
 //	apply.go   writing what Redis holds into the local flag files
 //	link.go    the link status file the mirror writes beside the state map for `status`
+//	reload.go  the WARN when a reload changes what the running mirror follows
 package fleet
 
 import (
