@@ -10,7 +10,8 @@ import (
 // from what Format wrote of it is the same link.
 func FuzzParseLink(f *testing.F) {
 	l := Link{PID: 7, Redis: "redis://:xxxxx@h:6379/0", Key: "maintgate", Connected: true,
-		Since: time.Unix(1764748800, 5).UTC(), Written: "2026-12-03T10:31:02Z", LastError: "dial tcp: refused"}
+		Since: time.Unix(1764748800, 5).UTC(), Written: "2026-12-03T10:31:02Z", LastError: "dial tcp: refused",
+		Kept: "shop,blog", Events: "refused: fleet Redis redis://:xxxxx@h:6379/0: subscribe to maintgate:events: NOPERM"}
 	f.Add(string(l.Format()))
 	f.Add("pid 1\nsince 2026-12-03T10:31:02.5+01:00\nlast_error -\n")
 	f.Add("pid -1\n")
