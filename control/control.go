@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -65,6 +66,11 @@ type RemoteChange struct {
 	Checked bool
 	Base    []byte
 }
+
+// ErrConflict marks a change refused because another change landed
+// between its read and its write (the fleet's WATCH): nothing was
+// changed, and running it again is safe.
+var ErrConflict = errors.New("another change landed at the same moment")
 
 // Controller makes changes for one actor under one configuration.
 type Controller struct {

@@ -3,6 +3,8 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/maintgate/maintgate/config"
+	"github.com/maintgate/maintgate/control"
 	"github.com/maintgate/maintgate/internal/testsvc"
 )
 
@@ -215,4 +218,10 @@ func TestListShowsEverySite(t *testing.T) {
 	}
 	shop, _ := cfg.FlagFileOf("shop")
 	eventually(t, "the mirror of a limited user writes shop's flag", 2*time.Second, fileIs(shop, []byte("a")))
+}
+
+func TestErrChangedIsAConflict(t *testing.T) {
+	if !errors.Is(fmt.Errorf("on: %w", ErrChanged), control.ErrConflict) {
+		t.Fatal("ErrChanged is not a control.ErrConflict: the panel would answer 500")
+	}
 }

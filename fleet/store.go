@@ -112,7 +112,16 @@ func (s *Store) Apply(ctx context.Context, changes []control.RemoteChange) error
 // ErrChanged: a site's flag in Redis changed between on's read and its
 // write (two operators at the same moment). Nothing was written: the
 // later change would have dropped the fields of the earlier one.
-var ErrChanged = errors.New("the fleet's flag changed since this change read it (another change at the same moment): nothing was changed on any host; run it again")
+// It is a control.ErrConflict, which the panel answers 409.
+var ErrChanged error = changed{}
+
+type changed struct{}
+
+func (changed) Error() string {
+	return "the fleet's flag changed since this change read it (another change at the same moment): nothing was changed on any host; run it again"
+}
+
+func (changed) Is(target error) bool { return target == control.ErrConflict }
 
 // eventOf is the one event of a change: "on a,b", "off a", or "change a,b"
 // when it mixes both (control never does).

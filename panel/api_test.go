@@ -1,6 +1,8 @@
 package panel
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/maintgate/maintgate/audit"
 	"github.com/maintgate/maintgate/authz/token"
+	"github.com/maintgate/maintgate/control"
 )
 
 func TestAPIRefusesWithoutCredentials(t *testing.T) {
@@ -294,5 +297,22 @@ func TestSitesPartFollowsTheFlags(t *testing.T) {
 	wantCode(t, r, http.StatusOK, "sites")
 	if !strings.Contains(r.body, `<tr data-site="shop">`) || !strings.Contains(r.body, "by hand") || strings.Contains(r.body, "<html") {
 		t.Errorf("sites fragment:\n%s", r.body)
+	}
+}
+
+// A change refused because another landed at the same moment (the
+// fleet's WATCH) is a 409: nothing changed, run it again.
+func TestStatusOfConflict(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("on: %w", control.ErrConflict), http.StatusConflict},
+		{&control.InputError{Msg: "--until x"}, http.StatusBadRequest},
+		{errors.New("fleet: redis unreachable"), http.StatusInternalServerError},
+	} {
+		if got := statusOf(tc.err); got != tc.want {
+			t.Errorf("statusOf(%v) = %d, want %d", tc.err, got, tc.want)
+		}
 	}
 }

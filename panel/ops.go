@@ -47,6 +47,9 @@ func statusOf(err error) int {
 	if errors.As(err, &ie) || errors.As(err, &ce) {
 		return http.StatusBadRequest
 	}
+	if errors.Is(err, control.ErrConflict) {
+		return http.StatusConflict
+	}
 	return http.StatusInternalServerError
 }
 
