@@ -219,7 +219,7 @@ func Parse(data []byte, name string) (*Config, error) {
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{&c.FlagFile, &c.StateMap, &c.WhitelistFile, &c.PageTemplate, &c.PageFile,
 		&c.Log.File, &c.Token.KeyFile, &c.Session.SecretKeyFile,
-		&c.StatsFile, &c.Panel.HtpasswdFile, &c.Panel.AuditLog} {
+		&c.StatsFile, &c.Panel.HtpasswdFile, &c.Panel.AuditLog, &c.Fleet.CAFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -32,6 +32,11 @@ type Fleet struct {
 	Redis  string   `toml:"redis"`
 	Key    string   `toml:"key"`
 	Resync Duration `toml:"resync"`
+	// CAFile is a PEM bundle, the only CAs a rediss:// server's
+	// certificate is checked against (empty: the system's). Named here,
+	// not through SSL_CERT_FILE, which sudo drops: the map and the
+	// commands run by an operator would trust different CAs.
+	CAFile string `toml:"ca_file"`
 }
 
 // Panel and fleet defaults (DESIGN.md).
@@ -91,6 +96,9 @@ func (c *Config) validateOperate() []string {
 		if err := checkRedisURL(f.Redis); err != nil {
 			bad("fleet.redis", "%v", err)
 		}
+	}
+	if f.CAFile != "" && !strings.HasPrefix(f.Redis, "rediss://") {
+		bad("fleet.ca_file", "is set but fleet.redis is not a rediss:// URL: the CA file is only used for TLS (remove ca_file, or use rediss://)")
 	}
 	if f.Key == "" || strings.ContainsAny(f.Key, " \t\r\n*?[]") {
 		bad("fleet.key", "%q must be a non-empty Redis key prefix without blanks or glob characters", f.Key)

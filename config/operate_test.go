@@ -27,6 +27,17 @@ func TestOperateRelativePaths(t *testing.T) {
 	}
 }
 
+// A relative ca_file is the config's directory's, as the other files.
+func TestFleetCAFileRelative(t *testing.T) {
+	c, err := Parse([]byte("[fleet]\nredis = \"rediss://:s3cret@h:6380/0\"\nca_file = \"redis-ca.pem\"\n"), "/srv/mg/maintgate.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Fleet.CAFile != "/srv/mg/redis-ca.pem" {
+		t.Fatalf("ca_file not resolved against the config's directory: %q", c.Fleet.CAFile)
+	}
+}
+
 func TestOperateInvalid(t *testing.T) {
 	for _, tc := range []struct{ toml, want string }{
 		{"[panel]\nauth = [\"ldap\"]\n", `panel.auth[0]: "ldap" must be`},
@@ -37,6 +48,7 @@ func TestOperateInvalid(t *testing.T) {
 		{"[fleet]\nkey = \"a b\"\n", "fleet.key"},
 		{"[fleet]\nresync = \"10ms\"\n", "fleet.resync: 10ms is below 1s"},
 		{"[fleet]\nredis = \"redis://:s3cret@h:6379\"\nbogus = 1\n", `unknown key "fleet.bogus"`},
+		{"[fleet]\nredis = \"redis://:s3cret@h:6379\"\nca_file = \"ca.pem\"\n", "fleet.ca_file: is set but fleet.redis is not a rediss:// URL"},
 	} {
 		_, err := Parse([]byte(tc.toml), "t.toml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

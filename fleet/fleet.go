@@ -18,8 +18,10 @@ package fleet
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -92,6 +94,13 @@ func dial(f config.Fleet) (*conn, error) {
 	if err != nil || perr != nil {
 		return nil, fmt.Errorf("fleet: [fleet] redis %s is not a Redis URL like redis://[:password@]host:6379/0 or rediss://…", shown)
 	}
+	if f.CAFile != "" && opt.TLSConfig != nil {
+		roots, err := loadCAs(f.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		opt.TLSConfig.RootCAs = roots
+	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	opt.MaxRetries = 1
 	opt.PoolSize = 2
@@ -101,6 +110,22 @@ func dial(f config.Fleet) (*conn, error) {
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return &conn{c: redis.NewClient(opt), keys: Keys{Prefix: f.Key}, shown: shown, secret: secret}, nil
+}
+
+// loadCAs reads [fleet] ca_file: its CAs replace the system's for the
+// Redis server's certificate, as redis-cli --cacert does. A private CA
+// added to the system's would let any public CA vouch for the Redis
+// host's name too.
+func loadCAs(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: [fleet] ca_file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("fleet: [fleet] ca_file %s holds no PEM certificate", file)
+	}
+	return roots, nil
 }
 
 func (c *conn) Close() error { return c.c.Close() }

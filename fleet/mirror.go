@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -73,12 +74,8 @@ func NewMirror(cfg *config.Config, log *zerolog.Logger) (*Mirror, error) {
 // Run follows Redis until ctx ends, then closes its connections.
 func (m *Mirror) Run(ctx context.Context) {
 	defer m.conn.Close()
-	ps := m.conn.c.Subscribe(ctx, m.conn.keys.Events())
-	// A canceled context does not interrupt a read in progress; closing
-	// the subscription does.
-	stop := context.AfterFunc(ctx, func() { ps.Close() })
-	defer stop()
-	defer ps.Close()
+	f := newFollower(ctx, m.conn.c, m.conn.keys.Events())
+	defer f.close()
 	m.log.Info().Str("redis", m.conn.shown).Str("key", m.conn.keys.Prefix).Stringer("resync", m.resync).
 		Str("link", m.path).Msg("fleet: following Redis; the local flag files mirror it")
 	backoff := m.BackoffMin
@@ -90,35 +87,40 @@ func (m *Mirror) Run(ctx context.Context) {
 		if wait <= 0 {
 			m.config.check(m.log)
 			if m.sync(ctx, "resync") {
-				if m.refused {
-					// Asks again: the ACL may have been mended.
-					_ = ps.Subscribe(ctx, m.conn.keys.Events())
-				} else {
-					// Checks the subscription's connection too: a dead
-					// one fails the next receive and is made again.
-					_ = ps.Ping(ctx)
-				}
+				// Checks the subscription's connection too: a dead or
+				// silent one is dropped and made again.
+				f.check(ctx, m.refused)
 			}
 			next = time.Now().Add(m.resync)
 			continue
 		}
-		msg, err := ps.ReceiveTimeout(ctx, wait)
+		msg, err := f.receive(ctx, wait)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err == nil:
 			backoff = m.BackoffMin
 			m.receive(ctx, msg)
-		case isTimeout(err):
+		case f.idle(err):
 		case isRefusal(err):
 			// The reply to a (re)subscription: the connection is new
 			// (or the resync's retry), so every key is read now.
 			m.refuse(err)
 			m.sync(ctx, "connected")
 		default:
+			silent := isTimeout(err)
+			if silent {
+				// Hung, or half-open: go-redis would wait on this
+				// connection for ever; a new one is made after the pause.
+				err = fmt.Errorf("%w: %w", errNoAnswer, err)
+				f.close()
+			}
 			m.down(m.conn.fail("follow "+m.conn.keys.Events(), err))
 			sleep(ctx, backoff+rand.N(backoff/2+1))
 			backoff = min(2*backoff, m.BackoffMax)
+			if silent && ctx.Err() == nil {
+				f.open(ctx)
+			}
 		}
 	}
 }
