@@ -8,9 +8,10 @@
 //
 // The package is split by job:
 //
-//	fleet.go   keys, the client's options, errors that never hold the password
+//	fleet.go   keys, the client's options (ca_file), errors that never hold the password
 //	store.go   Store: Flags and Apply for on/off, read for the mirror, List for status --fleet
 //	mirror.go  Mirror: the map's subscriber (events, resync, backoff, one log line per outage)
+//	follow.go  the subscription's connection: a hung or half-open one is noticed (pings)
 //	apply.go   writing what Redis holds into the local flag files
 //	link.go    the link status file the mirror writes beside the state map for `status`
 //	reload.go  the WARN when a reload changes what the running mirror follows

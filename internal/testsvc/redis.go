@@ -25,7 +25,7 @@ import (
 
 // Redis is a redis-server (Debian's redis-server package) on 127.0.0.1,
 // with a password, and with TLS when asked (a certificate made for the
-// test, its CA in CAFile: a Go client trusts it through SSL_CERT_FILE).
+// test, its CA in CAFile: maintgate trusts it through [fleet] ca_file).
 // Its data lives in a temporary directory: Stop saves it and Start loads
 // it again, as a Redis restarted with its data; Flush empties it, as one
 // restarted without.
