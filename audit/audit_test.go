@@ -68,7 +68,7 @@ func TestLatestSkipsBadLinesAndReadsOnlyTheTail(t *testing.T) {
 func TestRefusesFIFO(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	if err := mkfifo(path); err != nil {
-		t.Skip("no mkfifo:", err)
+		t.Fatal("mkfifo:", err)
 	}
 	done := make(chan error, 1)
 	go func() {
