@@ -103,11 +103,7 @@ func TestMirrorFollowsStoreAndKeepsStateWhileRedisIsAway(t *testing.T) {
 	r := testsvc.NewRedis(t, testsvc.RedisOptions{})
 	cfg := host(t, r.URL, "1s")
 	logs := startMirror(t, cfg)
-	st, err := Open(cfg.Fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg)
 	ctx := context.Background()
 	shop, _ := cfg.FlagFileOf("shop")
 	flag := []byte("message = \"back soon\"\n")
@@ -224,4 +220,15 @@ func TestErrChangedIsAConflict(t *testing.T) {
 	if !errors.Is(fmt.Errorf("on: %w", ErrChanged), control.ErrConflict) {
 		t.Fatal("ErrChanged is not a control.ErrConflict: the panel would answer 500")
 	}
+}
+
+// openStore opens the fleet's store of cfg, closed when the test ends.
+func openStore(t *testing.T, cfg *config.Config) *Store {
+	t.Helper()
+	st, err := Open(cfg.Fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

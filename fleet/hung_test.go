@@ -199,11 +199,7 @@ func TestCAFile(t *testing.T) {
 	}
 	cfg.Fleet.CAFile = r.CAFile
 	logs := startMirror(t, cfg)
-	st, err := Open(cfg.Fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg)
 	shop, _ := cfg.FlagFileOf("shop")
 	flag := []byte("message = \"tls\"\n")
 	if err := st.Put(t.Context(), "shop", flag); err != nil {

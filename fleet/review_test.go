@@ -25,11 +25,7 @@ func TestFlushThenAnotherSitesOnKeepsShop(t *testing.T) {
 	r := testsvc.NewRedis(t, testsvc.RedisOptions{})
 	cfg := host(t, r.URL, "1s")
 	logs := startMirror(t, cfg)
-	st, err := Open(cfg.Fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg)
 	ctx := context.Background()
 	shop, _ := cfg.FlagFileOf("shop")
 	flag := []byte("message = \"x\"\n")
@@ -74,11 +70,7 @@ func TestFirstFleetOnKeepsLocalSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := startMirror(t, cfg)
-	st, err := Open(cfg.Fleet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, cfg)
 	if err := st.Put(context.Background(), "default", []byte("a")); err != nil {
 		t.Fatal(err)
 	}

@@ -18,18 +18,7 @@ import (
 // superuser, an expired session, a changed password are refused with
 // 403, also when the gate's own [session] allow lets staff through.
 func TestDjangoSessionSignIn(t *testing.T) {
-	dir := t.TempDir()
-	db, secretFile := filepath.Join(dir, "db.sqlite3"), filepath.Join(dir, "secret_key")
-	secret := "panel-test-secret-" + strconv.Itoa(os.Getpid())
-	write(t, secretFile, secret+"\n")
-	s := testsvc.MakeSessions(t, "sqlite:"+db, secret, "old-"+secret)
-	p := newTestPanel(t, "[session]\nstore = \"django\"\ndatabase = "+strconv.Quote("sqlite:"+db)+
-		"\nsecret_key_file = "+strconv.Quote(secretFile)+"\nallow = [\"staff\"]\n")
-	// The same files, with django sign-in.
-	cfg, err := os.ReadFile(p.cfgPath)
-	must(t, err)
-	write(t, p.cfgPath, strings.Replace(string(cfg), `auth = ["htpasswd"]`, `auth = ["django", "htpasswd"]`, 1))
-	p.start(t)
+	p, s, _, _ := djangoPanel(t, "allow = [\"staff\"]\n")
 
 	cookie := func(name string) string {
 		c, ok := s.Cases[name]
@@ -69,18 +58,7 @@ func TestDjangoSessionSignIn(t *testing.T) {
 // answer is 401 with the Basic challenge, so the operator can fall back
 // to it; with django alone, 503 saying what failed. Never 403.
 func TestDjangoSessionDatabaseLocked(t *testing.T) {
-	dir := t.TempDir()
-	db, secretFile := filepath.Join(dir, "db.sqlite3"), filepath.Join(dir, "secret_key")
-	secret := "panel-test-secret-" + strconv.Itoa(os.Getpid())
-	write(t, secretFile, secret+"\n")
-	s := testsvc.MakeSessions(t, "sqlite:"+db, secret, "old-"+secret)
-	p := newTestPanel(t, "[session]\nstore = \"django\"\ndatabase = "+strconv.Quote("sqlite:"+db)+
-		"\nsecret_key_file = "+strconv.Quote(secretFile)+"\n")
-	cfg, err := os.ReadFile(p.cfgPath)
-	must(t, err)
-	withBasic := strings.Replace(string(cfg), `auth = ["htpasswd"]`, `auth = ["django", "htpasswd"]`, 1)
-	write(t, p.cfgPath, withBasic)
-	p.start(t)
+	p, s, db, withBasic := djangoPanel(t, "")
 
 	// What a migration's write transaction holds in rollback-journal mode.
 	lock, err := sql.Open("sqlite", db)
@@ -125,4 +103,25 @@ func TestDjangoSessionDatabaseLocked(t *testing.T) {
 	// A refusal stays a refusal: a cookie that is no session key is
 	// refused without asking the database.
 	wantCode(t, p.do(t, "GET", "/api/status", "", "", "", "Cookie: sessionid=no.such.key!"), http.StatusForbidden, "not a session key")
+}
+
+// djangoPanel starts a panel signing in by Django session (and htpasswd)
+// against sessions a real Django made in SQLite; session is more of the
+// [session] table. It returns the panel, the sessions, the database file
+// and the config as written, for a test that rewrites it.
+func djangoPanel(t *testing.T, session string) (*testPanel, testsvc.Sessions, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, secretFile := filepath.Join(dir, "db.sqlite3"), filepath.Join(dir, "secret_key")
+	secret := "panel-test-secret-" + strconv.Itoa(os.Getpid())
+	write(t, secretFile, secret+"\n")
+	s := testsvc.MakeSessions(t, "sqlite:"+db, secret, "old-"+secret)
+	p := newTestPanel(t, "[session]\nstore = \"django\"\ndatabase = "+strconv.Quote("sqlite:"+db)+
+		"\nsecret_key_file = "+strconv.Quote(secretFile)+"\n"+session)
+	cfg, err := os.ReadFile(p.cfgPath)
+	must(t, err)
+	withBasic := strings.Replace(string(cfg), `auth = ["htpasswd"]`, `auth = ["django", "htpasswd"]`, 1)
+	write(t, p.cfgPath, withBasic)
+	p.start(t)
+	return p, s, db, withBasic
 }
